@@ -1,0 +1,163 @@
+"""Running sequence SQL inside the caller's transaction.
+
+:func:`access` turns a session into the DB-API cursor of its connection,
+cached for as long as the session's transaction lasts, so that a call to
+``next()`` costs one statement and little else. It also reports the write to
+the :mod:`transaction` package and turns driver errors into SQLAlchemy's
+(or into our own, where we can say what to do).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+from weakref import WeakKeyDictionary
+
+from sqlalchemy import Connection, Engine, exc
+from sqlalchemy.orm import Session, scoped_session
+
+from ..transactions import mark_written
+from .dialects import SequenceSQL, sql_for
+from .errors import SequenceTableMissing
+from .table import TableShape, read_shape
+
+T = TypeVar('T')
+
+_CACHE_KEY = 'mortar_rdb.sequence.access'
+
+
+class Backend:
+    """What sequence code needs to know about one engine's database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sql: SequenceSQL = sql_for(engine.dialect)
+        self._shape: TableShape | None = None
+
+    @property
+    def where(self) -> str:
+        return repr(self.engine.url)
+
+    def shape(self, connection: Connection) -> TableShape:
+        """The sequences table's shape, read on first use."""
+        if self._shape is None:
+            shape = read_shape(connection, self.sql.integer_ceiling)
+            if shape is None:
+                raise SequenceTableMissing(self.where)
+            self._shape = shape
+        return self._shape
+
+    def forget_shape(self) -> None:
+        """Read the table again next time: it was dropped or altered."""
+        self._shape = None
+
+
+_backends: WeakKeyDictionary[Engine, Backend] = WeakKeyDictionary()
+
+
+def backend_for(engine: Engine) -> Backend:
+    backend = _backends.get(engine)
+    if backend is None:
+        backend = _backends[engine] = Backend(engine)
+    return backend
+
+
+class _EventedCursor:
+    """A cursor look-alike that runs through the SQLAlchemy connection.
+
+    Used when the engine echoes SQL or has execution events, so that those
+    still see sequence statements.
+    """
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self._result: Any = None
+
+    def execute(self, sql: str, parameters: Any) -> None:
+        self._result = self._connection.exec_driver_sql(sql, parameters)
+
+    def fetchone(self) -> Any:
+        return self._result.fetchone()
+
+    def fetchall(self) -> Any:
+        return self._result.fetchall()
+
+    @property
+    def rowcount(self) -> int:
+        return int(self._result.rowcount)
+
+    @property
+    def lastrowid(self) -> Any:
+        return self._result.lastrowid
+
+
+class Access:
+    """One session transaction's connection, ready for sequence SQL."""
+
+    __slots__ = ('session', 'transaction', 'connection', 'cursor', 'backend', 'written')
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.connection = session.connection()
+        self.transaction = session.get_transaction()
+        engine = self.connection.engine
+        self.backend = backend_for(engine)
+        if engine.echo or engine._has_events or self.connection._has_events:
+            self.cursor: Any = _EventedCursor(self.connection)
+        else:
+            self.cursor = self.connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        self.written = False
+
+    @property
+    def sql(self) -> SequenceSQL:
+        return self.backend.sql
+
+    def shape(self) -> TableShape:
+        return self.run(self.backend.shape, self.connection)
+
+    def wrote(self) -> None:
+        """Record that this transaction changed the database."""
+        if not self.written:
+            mark_written(self.session)
+            self.written = True
+
+    def run(self, operation: Callable[..., T], *arguments: Any) -> T:
+        """Run ``operation(*arguments)``, translating what the driver raises."""
+        try:
+            return operation(*arguments)
+        except exc.DBAPIError as error:
+            raise self._translate(error) from error
+        except self.connection.dialect.loaded_dbapi.Error as error:
+            wrapped = self._wrap(error)
+            raise self._translate(wrapped) from error
+
+    def _wrap(self, error: Exception) -> exc.DBAPIError:
+        dialect = self.connection.dialect
+        disconnected = dialect.is_disconnect(error, self.connection.connection.dbapi_connection, None)
+        if disconnected:
+            self.connection.invalidate(error)
+        return exc.DBAPIError.instance(
+            None,
+            None,
+            error,
+            dialect.loaded_dbapi.Error,
+            connection_invalidated=disconnected,
+            dialect=dialect,
+        )
+
+    def _translate(self, error: exc.DBAPIError) -> Exception:
+        self.backend.forget_shape()
+        if self.sql.is_missing_table(error.orig):
+            return SequenceTableMissing(self.backend.where)
+        return error
+
+
+def access(session: Session | scoped_session[Session]) -> Access:
+    """The cached :class:`Access` for ``session``'s current transaction."""
+    if isinstance(session, scoped_session):
+        session = session()
+    cached: Access | None = session.info.get(_CACHE_KEY)
+    if cached is not None and cached.transaction is session.get_transaction() and cached.transaction.is_active:  # type: ignore[union-attr]
+        return cached
+    fresh = session.info[_CACHE_KEY] = Access(session)
+    return fresh
+

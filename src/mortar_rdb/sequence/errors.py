@@ -1,0 +1,68 @@
+"""What goes wrong with sequences, each error saying what to do about it."""
+from __future__ import annotations
+
+from zope.interface.interfaces import ComponentLookupError
+
+
+class SequenceError(Exception):
+    """Base class of every error raised by :mod:`mortar_rdb.sequence`."""
+
+
+class SequenceNotRegistered(SequenceError, ComponentLookupError):
+    """:func:`~mortar_rdb.sequence.get_sequence` was asked for an unknown name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f'No sequence is registered with the name {name!r}: '
+            f'call register_sequence({name!r}, session) during configuration.'
+        )
+        self.name = name
+
+
+class InvalidSequenceName(SequenceError, ValueError, TypeError):
+    """A sequence name is not a string the database can store verbatim."""
+
+
+class SequenceTableMissing(SequenceError):
+    """The ``sequences`` table does not exist in the database."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__(
+            f'The sequences table does not exist in {where}: create it with '
+            'mortar_rdb.sequence.generic.sequences.create(engine), '
+            'mortar_rdb.sequence.generic.source in your Config, '
+            'or "python -m mortar_rdb.sequence create-table --url URL".'
+        )
+
+
+class SequenceMissing(SequenceError, LookupError):
+    """A registered sequence has no row in the ``sequences`` table any more.
+
+    Starting it again from the beginning would hand out numbers that were
+    handed out before, so this is an error rather than a restart.
+    """
+
+    def __init__(self, name: str, where: str) -> None:
+        super().__init__(
+            f'Sequence {name!r} has no row in the sequences table of {where}; it '
+            'was deleted or never registered in this database. Register it again '
+            'with register_sequence() only if restarting its numbering is safe.'
+        )
+        self.name = name
+
+
+class SequenceOverflow(SequenceError, OverflowError):
+    """The next value would not fit the ``current`` column."""
+
+    def __init__(self, name: str, ceiling: int) -> None:
+        fix = (
+            'widen the column with "python -m mortar_rdb.sequence upgrade-table"'
+            if ceiling < 2**63 - 1
+            else 'start a new sequence'
+        )
+        super().__init__(
+            f'Sequence {name!r} has reached {ceiling}, the largest value its '
+            f'column holds; nothing was handed out. To go on, {fix}.'
+        )
+        self.name = name
+        self.ceiling = ceiling

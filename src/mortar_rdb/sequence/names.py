@@ -1,0 +1,24 @@
+"""What a sequence name may be."""
+from __future__ import annotations
+
+from .errors import InvalidSequenceName
+
+
+def check_name(name: object, max_length: int | None = None) -> str:
+    """Return ``name`` if it can name a sequence, else raise InvalidSequenceName.
+
+    Names are stored and compared verbatim: any non-empty string without NUL
+    characters that fits the column.
+    """
+    if not isinstance(name, str):
+        raise InvalidSequenceName(f'A sequence name must be a str, not {type(name).__name__}: {name!r}.')
+    if not name:
+        raise InvalidSequenceName('A sequence name must not be empty.')
+    if '\x00' in name:
+        raise InvalidSequenceName(f'A sequence name must not contain NUL characters: {name!r}.')
+    if max_length is not None and len(name) > max_length:
+        raise InvalidSequenceName(
+            f'The sequence name {name[:30]!r}... is {len(name)} characters long; '
+            f'the sequences table holds names of at most {max_length}.'
+        )
+    return name
