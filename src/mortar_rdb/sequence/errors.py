@@ -7,6 +7,15 @@ from zope.interface.interfaces import ComponentLookupError
 class SequenceError(Exception):
     """Base class of every error raised by :mod:`mortar_rdb.sequence`."""
 
+    # The arguments the error was made from, so that it pickles (a worker
+    # process's error must reach its parent intact).
+    _made_from: tuple[object, ...] = ()
+
+    def __reduce__(self) -> tuple[object, ...]:
+        if self._made_from:
+            return (type(self), self._made_from)
+        return super().__reduce__()
+
 
 class SequenceNotRegistered(SequenceError, ComponentLookupError):
     """:func:`~mortar_rdb.sequence.get_sequence` was asked for an unknown name."""
@@ -17,6 +26,7 @@ class SequenceNotRegistered(SequenceError, ComponentLookupError):
             f'call register_sequence({name!r}, session) during configuration.'
         )
         self.name = name
+        self._made_from = (name,)
 
 
 class InvalidSequenceName(SequenceError, ValueError, TypeError):
@@ -33,6 +43,7 @@ class SequenceTableMissing(SequenceError):
             'mortar_rdb.sequence.generic.source in your Config, '
             'or "python -m mortar_rdb.sequence create-table --url URL".'
         )
+        self._made_from = (where,)
 
 
 class SequenceMissing(SequenceError, LookupError):
@@ -49,6 +60,7 @@ class SequenceMissing(SequenceError, LookupError):
             'with register_sequence() only if restarting its numbering is safe.'
         )
         self.name = name
+        self._made_from = (name, where)
 
 
 class SequenceOverflow(SequenceError, OverflowError):
@@ -66,3 +78,4 @@ class SequenceOverflow(SequenceError, OverflowError):
         )
         self.name = name
         self.ceiling = ceiling
+        self._made_from = (name, ceiling)
