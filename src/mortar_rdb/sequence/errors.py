@@ -66,3 +66,25 @@ class SequenceOverflow(SequenceError, OverflowError):
         )
         self.name = name
         self.ceiling = ceiling
+
+
+class InvalidSequenceValue(SequenceError, ValueError):
+    """A start, restart value or count is not an integer the sequence can take."""
+
+
+class SequenceRestartRefused(SequenceError, ValueError):
+    """A restart would move a sequence backwards without ``force``."""
+
+    def __init__(self, name: str, current: int, value: int) -> None:
+        super().__init__(
+            f'Sequence {name!r} has reached {current}; restarting it at {value} could '
+            'hand out the same numbers again, so nothing was changed. Pass force=True '
+            '(--force on the command line) if those numbers are really free.'
+        )
+        self.name = name
+        self.current = current
+        self.value = value
+
+
+class SequenceTableNotUpgradable(SequenceError):
+    """The sequences table cannot be upgraded as it stands."""
