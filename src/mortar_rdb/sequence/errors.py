@@ -88,3 +88,14 @@ class SequenceRestartRefused(SequenceError, ValueError):
 
 class SequenceTableNotUpgradable(SequenceError):
     """The sequences table cannot be upgraded as it stands."""
+
+
+class NoSuchSequence(SequenceError, LookupError):
+    """A command named a sequence that has no row in the sequences table."""
+
+    def __init__(self, name: str, where: str) -> None:
+        super().__init__(
+            f'There is no sequence named {name!r} in {where}: see the names with the '
+            f'"list" command, or create it with "next {name}".'
+        )
+        self.name = name
