@@ -127,7 +127,8 @@ def test_an_unknown_name_is_one_line_saying_what_to_do(run, command):
 
 
 @pytest.mark.parametrize(
-    'command', [['list'], ['current', 'invoices'], ['restart', 'invoices', '5'], ['drop', 'invoices'], ['upgrade-table']]
+    'command',
+    [['list'], ['current', 'invoices'], ['restart', 'invoices', '5'], ['drop', 'invoices'], ['upgrade-table']],
 )
 def test_a_missing_table_is_one_line_pointing_at_create_table(run, command):
     status, out, err = run(*command)

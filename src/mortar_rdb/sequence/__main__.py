@@ -91,15 +91,16 @@ def _upgrade_table(engine: Engine, arguments: argparse.Namespace) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
+    script = os.path.basename(sys.argv[0]) == 'mortar-sequence'
     parser = _Parser(
-        prog='mortar-sequence' if os.path.basename(sys.argv[0]) == 'mortar-sequence' else 'python -m mortar_rdb.sequence',
+        prog='mortar-sequence' if script else 'python -m mortar_rdb.sequence',
         description='Look after the sequences of a database: take values, inspect, restart and drop them, '
         'and create or upgrade their table.',
     )
     url = os.environ.get('MORTAR_RDB_URL') or DEFAULT_URL
     parser.add_argument('--url', default=url, help=URL_HELP % DEFAULT_URL)
     # --url is accepted after the command too; there it overrides.
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument('--url', default=argparse.SUPPRESS, help=URL_HELP % DEFAULT_URL)
     commands = parser.add_subparsers(dest='command', required=True, metavar='COMMAND', parser_class=_Parser)
 

@@ -21,8 +21,8 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
-    inspect,
     insert,
+    inspect,
     select,
     update,
 )

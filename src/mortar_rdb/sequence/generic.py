@@ -22,6 +22,14 @@ __all__ = ['SequenceImplementation', 'metadata', 'sequences', 'source']
 AnySession = Session | scoped_session[Session]
 
 
+def reported(stored: int) -> int | None:
+    """What :meth:`SequenceImplementation.current` says for a row holding ``stored``.
+
+    Values start at 1, so a row below 1 has handed nothing out.
+    """
+    return stored if stored >= 1 else None
+
+
 @implementer(IManagedSequence)
 @provider(IManagedSequenceFactory)
 class SequenceImplementation:
@@ -104,7 +112,7 @@ class SequenceImplementation:
         value = db.run(db.sql.current, db.cursor, self.name)
         if value is None:
             raise SequenceMissing(self.name, db.backend.where)
-        return value if value >= 1 else None
+        return reported(value)
 
     def restart(self, session: AnySession, value: int, force: bool = False) -> None:
         """Make ``value`` the next value; refuse to move backwards without ``force``.

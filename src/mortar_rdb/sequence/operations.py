@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from . import schema
 from .access import access
 from .errors import NoSuchSequence, SequenceMissing
-from .generic import SequenceImplementation
+from .generic import SequenceImplementation, reported
 
 T = TypeVar('T')
 
@@ -66,7 +66,7 @@ def listing(engine: Engine) -> list[tuple[str, int | None]]:
     with _session(engine) as session:
         db = access(session)
         rows = db.run(db.sql.all, db.cursor)
-    return sorted((name, value if value >= 1 else None) for name, value in rows)
+    return sorted((name, reported(value)) for name, value in rows)
 
 
 create_table = schema.create_table
