@@ -2,6 +2,7 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from mortar3 import make_mortar3_table
@@ -245,3 +246,21 @@ def test_a_real_process_upgrades_a_mortar3_table(db_url):
         )
         assert done.returncode == 0, done.stderr
         assert printed in done.stdout
+
+
+def test_the_mortar_sequence_script_runs_the_same_command_line(tmp_path):
+    script = Path(sys.executable).with_name('mortar-sequence')
+    if not script.exists():
+        pytest.skip('the package is not installed with its console scripts here')
+    environment = {key: value for key, value in os.environ.items() if key != 'MORTAR_RDB_URL'}
+    done = subprocess.run(
+        [str(script), 'next', 'invoices', '--count', '2'],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, '1\n2\n', '')
+    helped = subprocess.run([str(script), '--help'], capture_output=True, text=True, timeout=120)
+    assert helped.stdout.startswith('usage: mortar-sequence')
