@@ -5,6 +5,8 @@ import pytest
 
 from mortar_rdb.sequence.errors import (
     InvalidSequenceName,
+    NoSuchSequence,
+    SequenceRestartRefused,
     SequenceMissing,
     SequenceNotRegistered,
     SequenceOverflow,
@@ -17,6 +19,8 @@ ERRORS = [
     SequenceMissing('seq', 'sqlite://'),
     SequenceOverflow('seq', 2**31 - 1),
     InvalidSequenceName('A sequence name must not be empty.'),
+    SequenceRestartRefused('seq', 10, 5),
+    NoSuchSequence('seq', 'sqlite://'),
 ]
 
 

@@ -15,7 +15,7 @@ from mortar_rdb.sequence.errors import (
 )
 from mortar_rdb.sequence.generic import SequenceImplementation, sequences
 
-from .helpers import legacy_table, stored_values, write
+from .helpers import make_mortar3_table, stored_values, write
 
 
 @pytest.fixture
@@ -183,12 +183,7 @@ def test_names_differing_in_case_or_trailing_space_are_different_sequences(sessi
 @pytest.fixture
 def legacy_session(db_url):
     """A session on a database whose sequences table mortar_rdb 3.0 made."""
-    engine = create_engine(db_url)
-    legacy = legacy_table()
-    legacy.create(engine)
-    with engine.begin() as connection:
-        connection.execute(legacy.insert().values(name='invoices', current=41))
-    engine.dispose()
+    make_mortar3_table(db_url)
     register_session(db_url)
     return get_session()
 

@@ -79,3 +79,38 @@ class SequenceOverflow(SequenceError, OverflowError):
         self.name = name
         self.ceiling = ceiling
         self._made_from = (name, ceiling)
+
+
+class InvalidSequenceValue(SequenceError, ValueError):
+    """A start, restart value or count is not an integer the sequence can take."""
+
+
+class SequenceRestartRefused(SequenceError, ValueError):
+    """A restart would move a sequence backwards without ``force``."""
+
+    def __init__(self, name: str, current: int, value: int) -> None:
+        super().__init__(
+            f'Sequence {name!r} has reached {current}; restarting it at {value} could '
+            'hand out the same numbers again, so nothing was changed. Pass force=True '
+            '(--force on the command line) if those numbers are really free.'
+        )
+        self.name = name
+        self.current = current
+        self.value = value
+        self._made_from = (name, current, value)
+
+
+class SequenceTableNotUpgradable(SequenceError):
+    """The sequences table cannot be upgraded as it stands."""
+
+
+class NoSuchSequence(SequenceError, LookupError):
+    """A command named a sequence that has no row in the sequences table."""
+
+    def __init__(self, name: str, where: str) -> None:
+        super().__init__(
+            f'There is no sequence named {name!r} in {where}: see the names with the '
+            f'"list" command, or create it with "next {name}".'
+        )
+        self.name = name
+        self._made_from = (name, where)
