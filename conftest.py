@@ -18,10 +18,9 @@ from typing import Any
 import pytest
 import transaction
 from sqlalchemy import create_engine, text
-
 from sybil import Sybil
-from sybil.sybil import SybilCollection
 from sybil.parsers.rest import DocTestParser, PythonCodeBlockParser, SkipParser
+from sybil.sybil import SybilCollection
 from zope.interface.registry import Components
 
 from mortar_rdb import drop_tables, registry

@@ -6,7 +6,6 @@ from sqlalchemy import create_engine, select
 from mortar_rdb.sequence.generic import sequences
 from mortar_rdb.transactions import mark_written
 
-
 MORTAR_3_TABLE = 'CREATE TABLE sequences (name VARCHAR(20) NOT NULL, current INTEGER, PRIMARY KEY (name))'
 
 

@@ -7,12 +7,13 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
-from .helpers import make_mortar3_table
 from sqlalchemy import create_engine, inspect
 
 import mortar_rdb.sequence
 from mortar_rdb import get_session, register_session
 from mortar_rdb.sequence import get_sequence, register_sequence
+
+from .helpers import make_mortar3_table
 
 ENV = '''
 from alembic import context

@@ -5,9 +5,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from .helpers import make_mortar3_table
 
 from mortar_rdb.sequence.__main__ import main
+
+from .helpers import make_mortar3_table
 
 
 @pytest.fixture

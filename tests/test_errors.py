@@ -6,10 +6,10 @@ import pytest
 from mortar_rdb.sequence.errors import (
     InvalidSequenceName,
     NoSuchSequence,
-    SequenceRestartRefused,
     SequenceMissing,
     SequenceNotRegistered,
     SequenceOverflow,
+    SequenceRestartRefused,
     SequenceTableMissing,
 )
 

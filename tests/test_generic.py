@@ -2,6 +2,7 @@
 import pytest
 import transaction
 from sqlalchemy import create_engine, delete, text, update
+from sqlalchemy.exc import DBAPIError
 from zope.interface.verify import verifyObject
 
 from mortar_rdb import get_session, register_session
@@ -263,7 +264,7 @@ def test_an_echoing_engine_logs_the_sequence_sql(db_url, caplog):
 
 def test_a_value_taken_after_a_failed_statement_needs_a_rollback_first(session):
     seq = registered('seq', session)
-    with pytest.raises(Exception):
+    with pytest.raises(DBAPIError):
         session.execute(text('SELECT * FROM no_such_table'))
     transaction.abort()
     assert seq.next(session) == 1

@@ -1,7 +1,6 @@
 """Upgrading a mortar_rdb 3.0 sequences table in place."""
 import pytest
 import transaction
-from .helpers import make_mortar3_table
 from sqlalchemy import create_engine, inspect
 
 from mortar_rdb import get_session, register_session
@@ -9,6 +8,8 @@ from mortar_rdb.sequence import get_sequence, register_sequence
 from mortar_rdb.sequence.errors import InvalidSequenceName, SequenceTableMissing, SequenceTableNotUpgradable
 from mortar_rdb.sequence.generic import SequenceImplementation
 from mortar_rdb.sequence.schema import create_or_upgrade_table, create_table, outdated, upgrade_table
+
+from .helpers import make_mortar3_table
 
 
 @pytest.fixture

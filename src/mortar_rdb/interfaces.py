@@ -15,7 +15,7 @@ class ISession(Interface):
 class ISequence(Interface):
     """A named source of non-repeating integers."""
 
-    def next(session):  # type: ignore[misc]  # zope interface methods take no self
+    def next(session):
         """Return the next integer of the sequence, using ``session``."""
 
 
@@ -29,7 +29,7 @@ class IManagedSequence(ISequence):
 
     name = Attribute('The name the sequence is stored under.')
 
-    def next_many(session, count):  # type: ignore[misc]
+    def next_many(session, count):
         """Take ``count`` values at once and return them as a ``range``.
 
         One round trip to the database where the implementation allows; the
@@ -37,7 +37,7 @@ class IManagedSequence(ISequence):
         be a positive integer.
         """
 
-    def current(session):  # type: ignore[misc]
+    def current(session):
         """The value just below the one ``next()`` would return now, or None.
 
         That is the last value handed out, or ``start - 1`` before the first
@@ -46,7 +46,7 @@ class IManagedSequence(ISequence):
         values as soon as it is read. Takes nothing.
         """
 
-    def restart(session, value, force=False):  # type: ignore[misc]
+    def restart(session, value, force=False):
         """Make ``value`` the next value ``next()`` returns.
 
         Moving backwards (``value`` at or below :meth:`current`) could hand
@@ -55,7 +55,7 @@ class IManagedSequence(ISequence):
         ``force`` is true.
         """
 
-    def drop(session):  # type: ignore[misc]
+    def drop(session):
         """Remove the sequence's storage; return whether there was any.
 
         Called by :func:`mortar_rdb.sequence.drop_sequence`, which also
@@ -71,12 +71,12 @@ class IManagedSequenceFactory(Interface):
     :func:`~mortar_rdb.sequence.drop_sequence`.
     """
 
-    def __call__(name, session, start=1, **options):  # type: ignore[misc]
+    def __call__(name, session, start=1, **options):
         """Create the sequence's storage if missing and return the sequence.
 
         ``start`` is the first value of a sequence whose storage is created
         now; a sequence that already exists keeps its value.
         """
 
-    def drop_storage(name, session):  # type: ignore[misc]
+    def drop_storage(name, session):
         """Remove the storage of sequence ``name``; return whether there was any."""

@@ -35,7 +35,7 @@ def register_sequence(
         options['start'] = start
     sequence = impl(name, session, **options)
     components().registerUtility(sequence, provided=ISequence, name=name)
-    return sequence  # type: ignore[no-any-return]
+    return sequence
 
 
 def get_sequence(name: str) -> ISequence:
@@ -43,7 +43,7 @@ def get_sequence(name: str) -> ISequence:
     sequence = components().queryUtility(ISequence, name)
     if sequence is None:
         raise SequenceNotRegistered(name)
-    return sequence  # type: ignore[no-any-return]
+    return sequence
 
 
 def drop_sequence(name: str, session: Session | scoped_session[Session], impl: Any = SequenceImplementation) -> bool:

@@ -30,13 +30,15 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.schema import CreateTable
 from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import BindParameter
 
 from .errors import SequenceTableNotUpgradable
 from .table import INT64_MAX, NAME_LENGTH, sequences
 
 Values = Mapping[str, Any]
 
-_name = bindparam('seq_name')
+_name: BindParameter[str] = bindparam('seq_name')
 _current = bindparam('current', type_=BigInteger)
 
 
@@ -47,6 +49,7 @@ class Statement:
 
     def __init__(self, statement: ClauseElement, dialect: Dialect) -> None:
         compiled = statement.compile(dialect=dialect)
+        assert isinstance(compiled, SQLCompiler)
         self.sql = compiled.string
         self._parameters: Callable[[Values], Any]
         if dialect.positional:

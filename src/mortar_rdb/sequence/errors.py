@@ -11,7 +11,7 @@ class SequenceError(Exception):
     # process's error must reach its parent intact).
     _made_from: tuple[object, ...] = ()
 
-    def __reduce__(self) -> tuple[object, ...]:
+    def __reduce__(self) -> str | tuple[object, ...]:
         if self._made_from:
             return (type(self), self._made_from)
         return super().__reduce__()
