@@ -1,4 +1,4 @@
-"""Every database's SQL for the ``sequences`` table, in one place.
+"""Every database's SQL, in one place: the ``sequences`` table's and native sequences'.
 
 :func:`sql_for` picks one :class:`SequenceSQL` per dialect; the
 implementations call its methods with a DB-API cursor and never look at the
@@ -13,10 +13,26 @@ from collections.abc import Callable, Mapping
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, SmallInteger, bindparam, func, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Integer,
+    Sequence,
+    SmallInteger,
+    bindparam,
+    cast,
+    func,
+    insert,
+    inspect,
+    select,
+    update,
+)
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Dialect
+from sqlalchemy.schema import CreateSequence
 from sqlalchemy.sql import ClauseElement
+
+from .errors import InvalidSequenceName
 
 from .table import INT64_MAX, sequences
 
@@ -196,3 +212,217 @@ _BY_DIALECT: dict[str, type[SequenceSQL]] = {
 def sql_for(dialect: Dialect) -> SequenceSQL:
     """The sequence SQL for ``dialect`` (of a connected engine)."""
     return _BY_DIALECT.get(dialect.name, SequenceSQL)(dialect)
+
+
+# Native sequences ----------------------------------------------------------
+
+
+def _error_code(error: BaseException) -> object:
+    """The numeric code a MySQL/MariaDB or Oracle driver error carries."""
+    first = error.args[0] if error.args else None
+    return getattr(first, 'code', first)
+
+
+def _sqlstate(error: BaseException) -> str | None:
+    return getattr(error, 'sqlstate', None) or getattr(error, 'pgcode', None)
+
+
+class NativeSQL:
+    """The SQL for one database's native sequences.
+
+    A sequence name is an identifier here, not a value: the name is quoted
+    by the dialect's rules (or passed as a parameter where the database
+    allows it), never pasted in. ``next_value`` compiles its statement once
+    per name and runs it on a DB-API cursor, one round trip per value.
+    This base serves any dialect SQLAlchemy can compile sequences for;
+    the subclasses hold what differs.
+    """
+
+    #: Human name of the database, for messages.
+    database = 'This database'
+    #: CREATE SEQUENCE IF NOT EXISTS is understood.
+    if_not_exists = False
+    #: The longest name, in characters (or in UTF-8 bytes with ``limit_in_bytes``).
+    name_limit: int | None = None
+    limit_in_bytes = False
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self.supported = bool(dialect.supports_sequences)
+        self._empty: Any = () if dialect.positional else {}
+        self._next: dict[str, tuple[str, Any]] = {}
+
+    def check_name(self, name: str) -> None:
+        """Raise InvalidSequenceName if the database cannot hold ``name``."""
+        limit = self.name_limit or self.dialect.max_identifier_length
+        size = len(name.encode('utf-8')) if self.limit_in_bytes else len(name)
+        if size > limit:
+            unit = 'bytes of UTF-8' if self.limit_in_bytes else 'characters'
+            raise InvalidSequenceName(
+                f'The sequence name {name[:30]!r}... is {size} {unit} long; '
+                f'{self.database} names a native sequence with at most {limit}.'
+            )
+
+    def sequence(self, name: str, start: int) -> Sequence:
+        """The SQLAlchemy ``Sequence`` for ``name``: 64-bit, from ``start``."""
+        return Sequence(name, start=start, minvalue=start if start < 1 else None, data_type=BigInteger)
+
+    def create(self, name: str, start: int) -> CreateSequence:
+        """The DDL that creates sequence ``name`` starting at ``start``."""
+        return CreateSequence(self.sequence(name, start), if_not_exists=self.if_not_exists)
+
+    def exists(self, connection: Connection, name: str) -> bool:
+        """Whether ``connection`` sees a sequence called ``name``."""
+        return bool(inspect(connection).has_sequence(name))
+
+    def next_value(self, cursor: Any, name: str) -> int:
+        """Take the next value of sequence ``name``: one statement."""
+        try:
+            sql, parameters = self._next[name]
+        except KeyError:
+            sql, parameters = self._next[name] = self._next_value_statement(name)
+        cursor.execute(sql, parameters)
+        return int(cursor.fetchone()[0])
+
+    def _next_value_statement(self, name: str) -> tuple[str, Any]:
+        # Executed with (empty) parameters so that the driver undoes the
+        # doubling of '%' that the compiler applies to quoted identifiers.
+        compiled = select(self.sequence(name, 1).next_value()).compile(dialect=self.dialect)
+        return compiled.string, self._empty
+
+    def is_duplicate(self, error: BaseException) -> bool:
+        """Whether a driver error says the sequence was created meanwhile."""
+        return False
+
+    def is_missing(self, error: BaseException) -> bool:
+        """Whether a driver error says the sequence does not exist."""
+        return False
+
+    def is_exhausted(self, error: BaseException) -> bool:
+        """Whether a driver error says the sequence reached its largest value."""
+        return False
+
+
+class PostgreSQLNative(NativeSQL):
+    """PostgreSQL: ``nextval`` takes the name as text, so it is a parameter.
+
+    Identifiers hold at most 63 bytes; longer ones would be truncated
+    silently, so they are refused.
+    """
+
+    database = 'PostgreSQL'
+    if_not_exists = True
+    name_limit = 63
+    limit_in_bytes = True
+
+    def _next_value_statement(self, name: str) -> tuple[str, Any]:
+        statement = Statement(select(func.nextval(cast(_name, postgresql.REGCLASS))), self.dialect)
+        quoted = '"' + name.replace('"', '""') + '"'
+        return statement.sql, statement._parameters({'seq_name': quoted})
+
+    def is_duplicate(self, error: BaseException) -> bool:
+        # 42P07: the relation exists; 23505: two CREATEs raced on the catalog.
+        return _sqlstate(error) in ('42P07', '23505')
+
+    def is_missing(self, error: BaseException) -> bool:
+        return _sqlstate(error) == '42P01'
+
+    def is_exhausted(self, error: BaseException) -> bool:
+        return _sqlstate(error) == '2200H'
+
+
+class MariaDBNative(NativeSQL):
+    """MariaDB 10.3 and later; MySQL has no sequences (``supported`` is False).
+
+    A sequence is a table: its name holds 64 characters of the Basic
+    Multilingual Plane and cannot end with a space.
+    """
+
+    database = 'MariaDB'
+    if_not_exists = True
+    name_limit = 64
+
+    def __init__(self, dialect: Dialect) -> None:
+        super().__init__(dialect)
+        if not getattr(dialect, 'is_mariadb', False):
+            self.database = 'MySQL'
+
+    def check_name(self, name: str) -> None:
+        super().check_name(name)
+        if name.endswith(' '):
+            raise InvalidSequenceName(f'{self.database} names cannot end with a space: {name!r}.')
+        if any(ord(character) > 0xFFFF for character in name):
+            raise InvalidSequenceName(
+                f'{self.database} names only hold characters of the Basic Multilingual Plane: {name!r}.'
+            )
+
+    def sequence(self, name: str, start: int) -> Sequence:
+        # Always BIGINT; "AS BIGINT" is only understood from MariaDB 11.5.
+        return Sequence(name, start=start, minvalue=start if start < 1 else None)
+
+    def is_duplicate(self, error: BaseException) -> bool:
+        return _error_code(error) == 1050
+
+    def is_missing(self, error: BaseException) -> bool:
+        return _error_code(error) == 1146
+
+    def is_exhausted(self, error: BaseException) -> bool:
+        return _error_code(error) == 4084
+
+
+class OracleNative(NativeSQL):
+    """Oracle: a quoted name cannot hold a double quote; NUMBER capped at 64 bits."""
+
+    database = 'Oracle'
+    limit_in_bytes = True
+
+    def check_name(self, name: str) -> None:
+        super().check_name(name)
+        if '"' in name:
+            raise InvalidSequenceName(f'Oracle names cannot contain a double quote: {name!r}.')
+
+    def sequence(self, name: str, start: int) -> Sequence:
+        return Sequence(name, start=start, minvalue=start if start < 1 else None, maxvalue=INT64_MAX)
+
+    def is_duplicate(self, error: BaseException) -> bool:
+        return _error_code(error) == 955
+
+    def is_missing(self, error: BaseException) -> bool:
+        return _error_code(error) == 2289
+
+    def is_exhausted(self, error: BaseException) -> bool:
+        return _error_code(error) == 8004
+
+
+class MSSQLNative(NativeSQL):
+    """SQL Server: a BIGINT sequence would start at -2**63 unless told otherwise."""
+
+    database = 'SQL Server'
+
+    def is_duplicate(self, error: BaseException) -> bool:
+        return '(2714)' in str(error)
+
+    def is_missing(self, error: BaseException) -> bool:
+        return '(208)' in str(error)
+
+    def is_exhausted(self, error: BaseException) -> bool:
+        return '(11728)' in str(error)
+
+
+class SQLiteNative(NativeSQL):
+    database = 'SQLite'
+
+
+_NATIVE_BY_DIALECT: dict[str, type[NativeSQL]] = {
+    'postgresql': PostgreSQLNative,
+    'mysql': MariaDBNative,
+    'mariadb': MariaDBNative,
+    'oracle': OracleNative,
+    'mssql': MSSQLNative,
+    'sqlite': SQLiteNative,
+}
+
+
+def native_sql_for(dialect: Dialect) -> NativeSQL:
+    """The native sequence SQL for ``dialect`` (of a connected engine)."""
+    return _NATIVE_BY_DIALECT.get(dialect.name, NativeSQL)(dialect)

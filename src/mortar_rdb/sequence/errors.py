@@ -66,3 +66,50 @@ class SequenceOverflow(SequenceError, OverflowError):
         )
         self.name = name
         self.ceiling = ceiling
+
+
+class NoNativeSequences(SequenceError, NotImplementedError):
+    """The database has no native sequences for :mod:`mortar_rdb.sequence.native`."""
+
+    def __init__(self, database: str) -> None:
+        super().__init__(
+            f'{database} has no native sequences: register this sequence with '
+            'impl=mortar_rdb.sequence.generic.SequenceImplementation (gapless) or '
+            'impl=mortar_rdb.sequence.pooled.SequenceImplementation (fast), which work there.'
+        )
+        self.database = database
+
+
+class NotASequence(SequenceError):
+    """Something other than a sequence already has the name a native sequence needs."""
+
+    def __init__(self, name: str, where: str) -> None:
+        super().__init__(
+            f'{where} already has a table, view or other object called {name!r}, '
+            'so no native sequence can take that name: choose another name.'
+        )
+        self.name = name
+
+
+class NativeSequenceMissing(SequenceMissing):
+    """A registered native sequence no longer exists in the database."""
+
+    def __init__(self, name: str, where: str) -> None:
+        Exception.__init__(
+            self,
+            f'The native sequence {name!r} does not exist in {where} any more; it was '
+            'dropped. Register it again with register_sequence() only if restarting '
+            'its numbering is safe.',
+        )
+        self.name = name
+
+
+class NativeSequenceExhausted(SequenceError, OverflowError):
+    """A native sequence has handed out its largest value."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f'The native sequence {name!r} has reached its largest value; nothing was '
+            'handed out. To go on, start a new sequence.'
+        )
+        self.name = name
