@@ -364,7 +364,8 @@ class MariaDBNative(NativeSQL):
         return _error_code(error) == 1050
 
     def is_missing(self, error: BaseException) -> bool:
-        return _error_code(error) == 1146
+        # 4091: unknown sequence (NEXTVAL); 1146: no such table.
+        return _error_code(error) in (4091, 1146)
 
     def is_exhausted(self, error: BaseException) -> bool:
         return _error_code(error) == 4084
