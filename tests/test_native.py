@@ -29,6 +29,9 @@ from mortar_rdb.sequence.errors import (
 )
 
 on_servers = pytest.mark.parametrize('db_url', list(server_urls()), indirect=True)
+on_postgresql = pytest.mark.parametrize(
+    'db_url', [name for name in server_urls() if name == 'postgresql'], indirect=True
+)
 
 NAME_LIMITS = {'postgresql': 63, 'mysql': 64, 'mariadb': 64}
 
@@ -157,9 +160,10 @@ def test_registering_needs_no_commit(db_url):
 
 
 @on_servers
-def test_registering_does_not_commit_the_callers_transaction(db_url):
+@pytest.mark.parametrize('twophase', [True, False], ids=['twophase', 'onephase'])
+def test_registering_does_not_commit_the_callers_transaction(db_url, twophase):
     execute(db_url, 'CREATE TABLE guest (id INTEGER)')
-    register_session(db_url)
+    register_session(db_url, twophase=twophase)
     session = get_session()
     session.execute(text('INSERT INTO guest VALUES (1)'))
     register('seq')
@@ -295,6 +299,15 @@ def test_a_name_is_used_verbatim_and_nothing_is_injected(db_url, name):
     assert get_session().execute(text('SELECT COUNT(*) FROM guest')).scalar() == 0
 
 
+@on_postgresql
+def test_backslashes_in_names_survive_postgresql_without_standard_conforming_strings(db_url):
+    register_session(db_url)
+    get_session().execute(text('SET standard_conforming_strings = off'))
+    sequence = register('back\\slash\\')
+    assert [sequence.next(get_session()) for _ in range(2)] == [1, 2]
+    assert sequence_names(db_url) == ['back\\slash\\']
+
+
 @on_servers
 def test_names_differing_only_in_case_are_two_sequences(db_url):
     register_session(db_url)
@@ -352,12 +365,10 @@ def compiled(dialect, element):
     return str(element.compile(dialect=dialect))
 
 
-def test_postgresql_passes_the_name_to_nextval_as_a_parameter():
-    sql, parameters = native_sql_for(postgresql.dialect())._next_value_statement("it's")
-    assert "it's" not in sql
-    assert 'nextval(CAST(' in sql and 'AS REGCLASS)' in sql
-    values = parameters.values() if isinstance(parameters, dict) else parameters
-    assert list(values) == ['"it\'s"']
+def test_postgresql_escapes_the_quoted_name_inside_nextvals_string():
+    sql, parameters = native_sql_for(postgresql.dialect())._next_value_statement(r"""it's "x" \ 100%""")
+    assert sql == r"""SELECT nextval(E'"it''s ""x"" \\ 100%"')"""
+    assert parameters is None
 
 
 def test_postgresql_creates_a_bigint_sequence():

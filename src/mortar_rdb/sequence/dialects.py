@@ -20,7 +20,6 @@ from sqlalchemy import (
     Sequence,
     SmallInteger,
     bindparam,
-    cast,
     func,
     insert,
     inspect,
@@ -230,12 +229,11 @@ def _sqlstate(error: BaseException) -> str | None:
 class NativeSQL:
     """The SQL for one database's native sequences.
 
-    A sequence name is an identifier here, not a value: the name is quoted
-    by the dialect's rules (or passed as a parameter where the database
-    allows it), never pasted in. ``next_value`` compiles its statement once
-    per name and runs it on a DB-API cursor, one round trip per value.
-    This base serves any dialect SQLAlchemy can compile sequences for;
-    the subclasses hold what differs.
+    A sequence name is an identifier here, not a value: it is quoted by the
+    database's rules, never pasted in raw. ``next_value`` builds its
+    statement once per name and runs it on a DB-API cursor, one round trip
+    per value. This base serves any dialect SQLAlchemy compiles sequences
+    for; the subclasses hold what differs.
     """
 
     #: Human name of the database, for messages.
@@ -304,7 +302,7 @@ class NativeSQL:
 
 
 class PostgreSQLNative(NativeSQL):
-    """PostgreSQL: ``nextval`` takes the name as text, so it is a parameter.
+    """PostgreSQL: ``nextval`` takes the quoted name inside a string literal.
 
     Identifiers hold at most 63 bytes; longer ones would be truncated
     silently, so they are refused.
@@ -316,9 +314,14 @@ class PostgreSQLNative(NativeSQL):
     limit_in_bytes = True
 
     def _next_value_statement(self, name: str) -> tuple[str, Any]:
-        statement = Statement(select(func.nextval(cast(_name, postgresql.REGCLASS))), self.dialect)
-        quoted = '"' + name.replace('"', '""') + '"'
-        return statement.sql, statement._parameters({'seq_name': quoted})
+        # Written out rather than compiled: SQLAlchemy 2.0 pastes the quoted
+        # name into the string literal without escaping its quotes. The
+        # literal is an E'' string, so it reads the same whatever
+        # standard_conforming_strings says, and no parameters means the
+        # driver sends it as it is, in the simple (cheapest) protocol.
+        identifier = '"' + name.replace('"', '""') + '"'
+        literal = "E'" + identifier.replace('\\', '\\\\').replace("'", "''") + "'"
+        return f'SELECT nextval({literal})', None
 
     def is_duplicate(self, error: BaseException) -> bool:
         # 42P07: the relation exists; 23505: two CREATEs raced on the catalog.

@@ -1,0 +1,147 @@
+"""How fast native sequences are, next to the driver and the generic implementation.
+
+For each database URL given (default: $MORTAR_RDB_TEST_POSTGRESQL and
+$MORTAR_RDB_TEST_MARIADB) it prints:
+
+- microseconds per ``next()`` in one transaction, against the driver running
+  the database's own nextval statement on a raw DB-API cursor, measured in
+  alternating short batches in the same run (the fastest and the median
+  batch of each), and their ratio;
+- values per second with 20 threads, each value in its own transaction,
+  for the native and the generic implementation.
+
+Run: ``python benchmarks/native.py [URL ...]``. It drops and creates the
+sequences ``bench_native``, ``bench_raw`` and ``bench_generic`` (and the
+``sequences`` table) in those databases.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import threading
+import time
+from collections.abc import Callable
+
+from sqlalchemy import Engine, Sequence, create_engine, text
+from sqlalchemy.orm import Session
+from sqlalchemy.schema import CreateSequence, DropSequence
+
+from mortar_rdb.sequence import generic, native
+
+RAW_NEXTVAL = {
+    'postgresql': "SELECT nextval('bench_raw')",
+    'mysql': 'SELECT NEXTVAL(bench_raw)',
+    'mariadb': 'SELECT NEXTVAL(bench_raw)',
+}
+
+
+def reset(engine: Engine) -> None:
+    with engine.begin() as connection:
+        for name in ('bench_native', 'bench_raw'):
+            connection.execute(DropSequence(Sequence(name), if_exists=True))
+        connection.execute(CreateSequence(Sequence('bench_raw', start=1)))
+        generic.sequences.drop(connection, checkfirst=True)
+        generic.sequences.create(connection)
+
+
+def per_call(engine: Engine, batches: int, batch: int) -> tuple[list[float], list[float]]:
+    """Microseconds per value, per batch: native next() and the raw driver.
+
+    Both run side by side, each in one open transaction, in alternating
+    short batches, so that load from elsewhere on the machine falls on both.
+    """
+    statement = RAW_NEXTVAL[engine.dialect.name]
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        with Session(engine) as session, session.begin():
+            sequence = native.SequenceImplementation('bench_native', session)
+            ours, theirs = [], []
+            for _ in range(batches):
+                started = time.perf_counter()
+                for _ in range(batch):
+                    sequence.next(session)
+                middle = time.perf_counter()
+                for _ in range(batch):
+                    cursor.execute(statement)
+                    cursor.fetchone()
+                ended = time.perf_counter()
+                ours.append((middle - started) / batch * 1e6)
+                theirs.append((ended - middle) / batch * 1e6)
+        raw.rollback()
+        return ours, theirs
+    finally:
+        raw.close()
+
+
+def contended(engine: Engine, make: Callable[[Session], object], threads: int, per_thread: int) -> float:
+    """Values per second, ``threads`` threads, one transaction per value."""
+    with Session(engine) as session, session.begin():
+        sequence = make(session)
+    barrier = threading.Barrier(threads + 1)
+
+    def work() -> None:
+        with Session(engine) as session:
+            barrier.wait()
+            for _ in range(per_thread):
+                with session.begin():
+                    sequence.next(session)  # type: ignore[attr-defined]
+
+    workers = [threading.Thread(target=work) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for worker in workers:
+        worker.join()
+    return threads * per_thread / (time.perf_counter() - started)
+
+
+def measure(url: str, batches: int, batch: int, threads: int, per_thread: int) -> None:
+    engine = create_engine(url, pool_size=threads + 2)
+    try:
+        reset(engine)
+        ours, theirs = per_call(engine, batches, batch)
+        print(f'{engine.dialect.name} ({url.split("@")[-1]})')
+        for label, pick in (('fastest batch', min), ('median batch', statistics.median)):
+            native_us, raw_us = pick(ours), pick(theirs)
+            print(
+                f'  next() in one transaction, {label}:  native {native_us:6.1f} µs   '
+                f'raw driver {raw_us:6.1f} µs   ratio {native_us / raw_us:.2f}'
+            )
+        native_rate = contended(
+            engine, lambda session: native.SequenceImplementation('bench_native', session), threads, per_thread
+        )
+        generic_rate = contended(
+            engine, lambda session: generic.SequenceImplementation('bench_generic', session), threads, per_thread
+        )
+        print(
+            f'  {threads} threads, a transaction per value:  native {native_rate:8.0f}/s   '
+            f'generic {generic_rate:8.0f}/s'
+        )
+    finally:
+        engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('urls', nargs='*', help='SQLAlchemy URLs (default: the test databases from the environment)')
+    parser.add_argument('--batches', type=int, default=100, help='alternating batches (%(default)s)')
+    parser.add_argument('--batch', type=int, default=200, help='values per batch (%(default)s)')
+    parser.add_argument('--threads', type=int, default=20, help='threads for contention (%(default)s)')
+    parser.add_argument('--per-thread', type=int, default=200, help='values per thread (%(default)s)')
+    arguments = parser.parse_args()
+    urls = arguments.urls or [
+        os.environ[variable]
+        for variable in ('MORTAR_RDB_TEST_POSTGRESQL', 'MORTAR_RDB_TEST_MARIADB')
+        if os.environ.get(variable)
+    ]
+    if not urls:
+        parser.error('give database URLs, or set MORTAR_RDB_TEST_POSTGRESQL / MORTAR_RDB_TEST_MARIADB')
+    for url in urls:
+        measure(url, arguments.batches, arguments.batch, arguments.threads, arguments.per_thread)
+
+
+if __name__ == '__main__':
+    main()
