@@ -216,13 +216,13 @@ def sql_for(dialect: Dialect) -> SequenceSQL:
 # Native sequences ----------------------------------------------------------
 
 
-def _error_code(error: BaseException) -> object:
+def _error_code(error: object) -> object:
     """The numeric code a MySQL/MariaDB or Oracle driver error carries."""
-    first = error.args[0] if error.args else None
-    return getattr(first, 'code', first)
+    arguments = getattr(error, 'args', None) or (None,)
+    return getattr(arguments[0], 'code', arguments[0])
 
 
-def _sqlstate(error: BaseException) -> str | None:
+def _sqlstate(error: object) -> object:
     return getattr(error, 'sqlstate', None) or getattr(error, 'pgcode', None)
 
 
@@ -288,15 +288,15 @@ class NativeSQL:
         compiled = select(self.sequence(name, 1).next_value()).compile(dialect=self.dialect)
         return compiled.string, self._empty
 
-    def is_duplicate(self, error: BaseException) -> bool:
+    def is_duplicate(self, error: object) -> bool:
         """Whether a driver error says the sequence was created meanwhile."""
         return False
 
-    def is_missing(self, error: BaseException) -> bool:
+    def is_missing(self, error: object) -> bool:
         """Whether a driver error says the sequence does not exist."""
         return False
 
-    def is_exhausted(self, error: BaseException) -> bool:
+    def is_exhausted(self, error: object) -> bool:
         """Whether a driver error says the sequence reached its largest value."""
         return False
 
@@ -323,14 +323,14 @@ class PostgreSQLNative(NativeSQL):
         literal = "E'" + identifier.replace('\\', '\\\\').replace("'", "''") + "'"
         return f'SELECT nextval({literal})', None
 
-    def is_duplicate(self, error: BaseException) -> bool:
+    def is_duplicate(self, error: object) -> bool:
         # 42P07: the relation exists; 23505: two CREATEs raced on the catalog.
         return _sqlstate(error) in ('42P07', '23505')
 
-    def is_missing(self, error: BaseException) -> bool:
+    def is_missing(self, error: object) -> bool:
         return _sqlstate(error) == '42P01'
 
-    def is_exhausted(self, error: BaseException) -> bool:
+    def is_exhausted(self, error: object) -> bool:
         return _sqlstate(error) == '2200H'
 
 
@@ -363,14 +363,14 @@ class MariaDBNative(NativeSQL):
         # Always BIGINT; "AS BIGINT" is only understood from MariaDB 11.5.
         return Sequence(name, start=start, minvalue=start if start < 1 else None)
 
-    def is_duplicate(self, error: BaseException) -> bool:
+    def is_duplicate(self, error: object) -> bool:
         return _error_code(error) == 1050
 
-    def is_missing(self, error: BaseException) -> bool:
+    def is_missing(self, error: object) -> bool:
         # 4091: unknown sequence (NEXTVAL); 1146: no such table.
         return _error_code(error) in (4091, 1146)
 
-    def is_exhausted(self, error: BaseException) -> bool:
+    def is_exhausted(self, error: object) -> bool:
         return _error_code(error) == 4084
 
 
@@ -388,13 +388,13 @@ class OracleNative(NativeSQL):
     def sequence(self, name: str, start: int) -> Sequence:
         return Sequence(name, start=start, minvalue=start if start < 1 else None, maxvalue=INT64_MAX)
 
-    def is_duplicate(self, error: BaseException) -> bool:
+    def is_duplicate(self, error: object) -> bool:
         return _error_code(error) == 955
 
-    def is_missing(self, error: BaseException) -> bool:
+    def is_missing(self, error: object) -> bool:
         return _error_code(error) == 2289
 
-    def is_exhausted(self, error: BaseException) -> bool:
+    def is_exhausted(self, error: object) -> bool:
         return _error_code(error) == 8004
 
 
@@ -403,13 +403,13 @@ class MSSQLNative(NativeSQL):
 
     database = 'SQL Server'
 
-    def is_duplicate(self, error: BaseException) -> bool:
+    def is_duplicate(self, error: object) -> bool:
         return '(2714)' in str(error)
 
-    def is_missing(self, error: BaseException) -> bool:
+    def is_missing(self, error: object) -> bool:
         return '(208)' in str(error)
 
-    def is_exhausted(self, error: BaseException) -> bool:
+    def is_exhausted(self, error: object) -> bool:
         return '(11728)' in str(error)
 
 

@@ -65,7 +65,9 @@ class SequenceImplementation:
     def next(self, session: AnySession) -> int:
         """The next value: unique and increasing, used up even on rollback."""
         db = access(session)
-        return db.run(db.backend.native.next_value, db.cursor, self.name, translate=lambda error: self._explain(db, error))
+        return db.run(
+            db.backend.native.next_value, db.cursor, self.name, translate=lambda error: self._explain(db, error)
+        )
 
     def _explain(self, db: Access, error: exc.DBAPIError) -> Exception:
         native = db.backend.native
