@@ -80,8 +80,13 @@ class _EventedCursor:
         self._connection = connection
         self._result: Any = None
 
-    def execute(self, sql: str, parameters: Any) -> None:
-        self._result = self._connection.exec_driver_sql(sql, parameters)
+    def execute(self, sql: str, parameters: Any = None) -> None:
+        if parameters is None:
+            # Like a DB-API cursor given no parameters: the driver must not
+            # look for placeholders (a '%' in a quoted name is just a '%').
+            self._result = self._connection.exec_driver_sql(sql, execution_options={'no_parameters': True})
+        else:
+            self._result = self._connection.exec_driver_sql(sql, parameters)
 
     def fetchone(self) -> Any:
         return self._result.fetchone()
