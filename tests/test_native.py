@@ -12,7 +12,7 @@ import pytest
 import transaction
 from conftest import server_urls
 from native_workers import take_values
-from sqlalchemy import BigInteger, Sequence, create_engine, inspect, text
+from sqlalchemy import BigInteger, Sequence, create_engine, event, inspect, text
 from sqlalchemy.dialects import mssql, mysql, oracle, postgresql
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateSequence, DropSequence
@@ -26,12 +26,14 @@ from mortar_rdb.sequence.errors import (
     NativeSequenceMissing,
     NoNativeSequences,
     NotASequence,
+    SequenceCreationBlocked,
 )
 
 on_servers = pytest.mark.parametrize('db_url', list(server_urls()), indirect=True)
 on_postgresql = pytest.mark.parametrize(
     'db_url', [name for name in server_urls() if name == 'postgresql'], indirect=True
 )
+on_mariadb = pytest.mark.parametrize('db_url', [name for name in server_urls() if name == 'mariadb'], indirect=True)
 
 NAME_LIMITS = {'postgresql': 63, 'mysql': 64, 'mariadb': 64}
 
@@ -234,6 +236,36 @@ def test_a_table_with_the_name_is_a_clear_error(db_url):
         register('taken')
 
 
+@on_postgresql
+def test_creating_behind_the_callers_own_lock_gives_up_with_a_clear_error_on_postgresql(db_url, monkeypatch):
+    monkeypatch.setattr(native, 'LOCK_WAIT_SECONDS', 1)
+    register_session(db_url)
+    get_session().execute(text('CREATE TABLE taken (id INTEGER)'))
+    with pytest.raises(SequenceCreationBlocked, match="'taken' waited 1s for a lock"):
+        register('taken')
+
+
+@on_mariadb
+def test_creating_behind_the_callers_own_lock_gives_up_with_a_clear_error_on_mariadb(db_url, monkeypatch):
+    monkeypatch.setattr(native, 'LOCK_WAIT_SECONDS', 1)
+    execute(db_url, 'CREATE TABLE taken (id INTEGER)')
+    register_session(db_url)
+    get_session().execute(text('SELECT * FROM taken'))
+    with pytest.raises(SequenceCreationBlocked, match="'taken' waited 1s for a lock"):
+        register('taken')
+
+
+@on_mariadb
+def test_creating_leaves_no_lock_timeout_behind_in_the_pool(db_url):
+    register_session(db_url)
+    register('seq')
+    engine = get_session().bind
+    with engine.connect() as connection:
+        timeout = connection.execute(text('SELECT @@SESSION.lock_wait_timeout')).scalar()
+        default = connection.execute(text('SELECT @@GLOBAL.lock_wait_timeout')).scalar()
+    assert timeout == default
+
+
 @pytest.mark.parametrize('db_url', ['sqlite'], indirect=True)
 def test_sqlite_has_no_native_sequences(db_url):
     register_session(db_url)
@@ -306,6 +338,16 @@ def test_backslashes_in_names_survive_postgresql_without_standard_conforming_str
     sequence = register('back\\slash\\')
     assert [sequence.next(get_session()) for _ in range(2)] == [1, 2]
     assert sequence_names(db_url) == ['back\\slash\\']
+
+
+@on_servers
+def test_names_work_on_engines_with_execution_events(db_url):
+    register_session(db_url)
+    seen: list[str] = []
+    event.listen(get_session().bind, 'before_cursor_execute', lambda *arguments: seen.append(arguments[2]))
+    sequence = register('100% %s')
+    assert [sequence.next(get_session()) for _ in range(2)] == [1, 2]
+    assert 'nextval' in seen[-1].lower()
 
 
 @on_servers

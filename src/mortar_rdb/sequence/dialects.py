@@ -288,6 +288,18 @@ class NativeSQL:
         compiled = select(self.sequence(name, 1).next_value()).compile(dialect=self.dialect)
         return compiled.string, self._empty
 
+    def limit_lock_wait(self, connection: Connection, seconds: int) -> None:
+        """Make ``connection``'s DDL give up after waiting ``seconds`` for a lock.
+
+        Called at the start of the transaction that creates a sequence. A
+        setting that outlives the transaction detaches the connection, so
+        that it is closed rather than returned to the pool.
+        """
+
+    def is_lock_timeout(self, error: object) -> bool:
+        """Whether a driver error says a lock was waited for too long."""
+        return False
+
     def is_duplicate(self, error: object) -> bool:
         """Whether a driver error says the sequence was created meanwhile."""
         return False
@@ -322,6 +334,12 @@ class PostgreSQLNative(NativeSQL):
         identifier = '"' + name.replace('"', '""') + '"'
         literal = "E'" + identifier.replace('\\', '\\\\').replace("'", "''") + "'"
         return f'SELECT nextval({literal})', None
+
+    def limit_lock_wait(self, connection: Connection, seconds: int) -> None:
+        connection.execute(select(func.set_config('lock_timeout', f'{seconds}s', True)))
+
+    def is_lock_timeout(self, error: object) -> bool:
+        return _sqlstate(error) == '55P03'
 
     def is_duplicate(self, error: object) -> bool:
         # 42P07: the relation exists; 23505: two CREATEs raced on the catalog.
@@ -363,6 +381,14 @@ class MariaDBNative(NativeSQL):
         # Always BIGINT; "AS BIGINT" is only understood from MariaDB 11.5.
         return Sequence(name, start=start, minvalue=start if start < 1 else None)
 
+    def limit_lock_wait(self, connection: Connection, seconds: int) -> None:
+        # The default is a day; the setting lasts as long as the connection.
+        connection.detach()
+        connection.exec_driver_sql(f'SET SESSION lock_wait_timeout = {int(seconds)}')
+
+    def is_lock_timeout(self, error: object) -> bool:
+        return _error_code(error) == 1205
+
     def is_duplicate(self, error: object) -> bool:
         return _error_code(error) == 1050
 
@@ -388,6 +414,11 @@ class OracleNative(NativeSQL):
     def sequence(self, name: str, start: int) -> Sequence:
         return Sequence(name, start=start, minvalue=start if start < 1 else None, maxvalue=INT64_MAX)
 
+    # DDL does not wait for locks on Oracle unless DDL_LOCK_TIMEOUT says so.
+
+    def is_lock_timeout(self, error: object) -> bool:
+        return _error_code(error) == 54
+
     def is_duplicate(self, error: object) -> bool:
         return _error_code(error) == 955
 
@@ -402,6 +433,14 @@ class MSSQLNative(NativeSQL):
     """SQL Server: a BIGINT sequence would start at -2**63 unless told otherwise."""
 
     database = 'SQL Server'
+
+    def limit_lock_wait(self, connection: Connection, seconds: int) -> None:
+        # The default is to wait for ever; the setting lasts as long as the connection.
+        connection.detach()
+        connection.exec_driver_sql(f'SET LOCK_TIMEOUT {int(seconds) * 1000}')
+
+    def is_lock_timeout(self, error: object) -> bool:
+        return '(1222)' in str(error)
 
     def is_duplicate(self, error: object) -> bool:
         return '(2714)' in str(error)

@@ -91,6 +91,18 @@ class NotASequence(SequenceError):
         self.name = name
 
 
+class SequenceCreationBlocked(SequenceError):
+    """Creating a native sequence waited too long for a lock."""
+
+    def __init__(self, name: str, seconds: int) -> None:
+        super().__init__(
+            f'Creating the native sequence {name!r} waited {seconds}s for a lock held by another '
+            f'transaction, perhaps your own session\'s if it used something called {name!r}: '
+            'end that transaction (or create the sequence beforehand) and register again.'
+        )
+        self.name = name
+
+
 class NativeSequenceMissing(SequenceMissing):
     """A registered native sequence no longer exists in the database."""
 

@@ -26,7 +26,13 @@ from zope.interface import implementer
 from ..interfaces import ISequence
 from .access import Access, access
 from .dialects import NativeSQL
-from .errors import NativeSequenceExhausted, NativeSequenceMissing, NoNativeSequences, NotASequence
+from .errors import (
+    NativeSequenceExhausted,
+    NativeSequenceMissing,
+    NoNativeSequences,
+    NotASequence,
+    SequenceCreationBlocked,
+)
 from .names import check_name
 from .table import INT64_MAX
 
@@ -37,6 +43,11 @@ AnySession = Session | scoped_session[Session]
 #: How often registration looks again after another connection created the
 #: same sequence at the same moment.
 _ATTEMPTS = 5
+
+#: How long creating a sequence waits for a lock before giving up. Waiting
+#: longer cannot help when the lock is the caller's own: its transaction is
+#: paused until registering returns.
+LOCK_WAIT_SECONDS = 10
 
 
 @implementer(ISequence)
@@ -86,15 +97,20 @@ def _create(engine: Engine, native: NativeSQL, name: str, start: int, where: str
 
     Two connections creating the same sequence at once can both find it
     missing; the loser's CREATE fails (PostgreSQL's catalog keeps names
-    unique even against IF NOT EXISTS), and it looks again.
+    unique even against IF NOT EXISTS), and it looks again. Waiting for a
+    lock is bounded: the lock may be the caller's, whose transaction cannot
+    end while this waits.
     """
     for attempt in range(_ATTEMPTS):
         with engine.connect() as connection:
             try:
                 with connection.begin():
                     if not native.exists(connection, name):
+                        native.limit_lock_wait(connection, LOCK_WAIT_SECONDS)
                         connection.execute(native.create(name, start))
             except exc.DBAPIError as error:
+                if native.is_lock_timeout(error.orig):
+                    raise SequenceCreationBlocked(name, LOCK_WAIT_SECONDS) from error
                 if attempt + 1 < _ATTEMPTS and native.is_duplicate(error.orig):
                     continue
                 raise
