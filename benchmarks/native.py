@@ -6,7 +6,8 @@ $MORTAR_RDB_TEST_MARIADB) it prints:
 - microseconds per ``next()`` in one transaction, against the driver running
   the database's own nextval statement on a raw DB-API cursor, measured in
   alternating short batches in the same run (the fastest and the median
-  batch of each), and their ratio;
+  batch of each, and the median ratio of neighbouring batches, the figure
+  least disturbed by other load on the machine);
 - values per second with 20 threads, each value in its own transaction,
   for the native and the generic implementation.
 
@@ -58,17 +59,28 @@ def per_call(engine: Engine, batches: int, batch: int) -> tuple[list[float], lis
         with Session(engine) as session, session.begin():
             sequence = native.SequenceImplementation('bench_native', session)
             ours, theirs = [], []
-            for _ in range(batches):
+
+            def take_native() -> float:
                 started = time.perf_counter()
                 for _ in range(batch):
                     sequence.next(session)
-                middle = time.perf_counter()
+                return (time.perf_counter() - started) / batch * 1e6
+
+            def take_raw() -> float:
+                started = time.perf_counter()
                 for _ in range(batch):
                     cursor.execute(statement)
                     cursor.fetchone()
-                ended = time.perf_counter()
-                ours.append((middle - started) / batch * 1e6)
-                theirs.append((ended - middle) / batch * 1e6)
+                return (time.perf_counter() - started) / batch * 1e6
+
+            for number in range(batches):
+                # Alternate which goes first, so neither always follows the other.
+                if number % 2:
+                    theirs.append(take_raw())
+                    ours.append(take_native())
+                else:
+                    ours.append(take_native())
+                    theirs.append(take_raw())
         raw.rollback()
         return ours, theirs
     finally:
@@ -110,6 +122,8 @@ def measure(url: str, batches: int, batch: int, threads: int, per_thread: int) -
                 f'  next() in one transaction, {label}:  native {native_us:6.1f} µs   '
                 f'raw driver {raw_us:6.1f} µs   ratio {native_us / raw_us:.2f}'
             )
+        paired = statistics.median(mine / driver for mine, driver in zip(ours, theirs))
+        print(f'  median ratio of side-by-side batches: {paired:.2f}')
         native_rate = contended(
             engine, lambda session: native.SequenceImplementation('bench_native', session), threads, per_thread
         )

@@ -423,6 +423,11 @@ def test_mariadb_creates_a_sequence_with_its_default_bigint():
     assert compiled(sql.dialect, sql.create('seq', 7)) == 'CREATE SEQUENCE IF NOT EXISTS seq START WITH 7'
 
 
+def test_mariadb_quotes_the_name_with_backticks_and_needs_no_parameters():
+    sql = native_sql_for(mysql.dialect(is_mariadb=True))
+    assert sql._next_value_statement('100% `odd`') == ('SELECT nextval(`100% ``odd```) AS next_value_1', None)
+
+
 def test_mssql_starts_at_the_requested_value_not_at_the_bottom_of_bigint():
     sql = native_sql_for(mssql.dialect())
     assert compiled(sql.dialect, sql.create('seq', 1)) == 'CREATE SEQUENCE seq AS BIGINT START WITH 1'
