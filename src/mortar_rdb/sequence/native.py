@@ -26,7 +26,7 @@ not part of the caller's transaction and a rollback does not undo them.
 from __future__ import annotations
 
 
-from sqlalchemy import Engine, exc
+from sqlalchemy import Engine, exc, inspect
 from sqlalchemy.orm import Session, scoped_session
 from zope.interface import implementer, provider
 
@@ -48,7 +48,7 @@ from .names import check_name
 from .table import INT64_MAX
 from .values import check_count, check_value
 
-__all__ = ['SequenceImplementation']
+__all__ = ['SequenceImplementation', 'names']
 
 AnySession = Session | scoped_session[Session]
 
@@ -197,6 +197,17 @@ class SequenceImplementation:
 
     def __repr__(self) -> str:
         return f'<{type(self).__module__}.{type(self).__qualname__} {self.name!r}>'
+
+
+def names(session: AnySession) -> list[str]:
+    """The names of the native sequences ``session``'s database holds, sorted.
+
+    Every sequence of the default schema, whoever created it. Raises
+    NoNativeSequences on a database without sequences.
+    """
+    db = access(session)
+    _supported(db)
+    return sorted(inspect(db.connection).get_sequence_names())
 
 
 def _supported(db: Access) -> NativeSQL:
