@@ -25,7 +25,6 @@ not part of the caller's transaction and a rollback does not undo them.
 """
 from __future__ import annotations
 
-
 from sqlalchemy import Engine, exc, inspect
 from sqlalchemy.orm import Session, scoped_session
 from zope.interface import implementer, provider
