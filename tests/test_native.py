@@ -21,6 +21,7 @@ from mortar_rdb.sequence import get_sequence, native, register_sequence
 from mortar_rdb.sequence.dialects import native_sql_for
 from mortar_rdb.sequence.errors import (
     InvalidSequenceName,
+    NativeOperationUnsupported,
     NativeSequenceExhausted,
     NativeSequenceMissing,
     NoNativeSequences,
@@ -458,6 +459,15 @@ def test_oracle_sequence_is_capped_at_64_bits():
 def test_oracle_takes_nextval_from_dual():
     sql, _ = native_sql_for(oracle.dialect())._next_value_statement('MixedCase')
     assert sql.startswith('SELECT "MixedCase".nextval') and sql.endswith('FROM DUAL')
+
+
+@pytest.mark.parametrize('dialect', [oracle.dialect(), mssql.dialect()], ids=['oracle', 'mssql'])
+def test_current_and_restart_say_they_are_unsupported_where_untested(dialect):
+    sql = native_sql_for(dialect)
+    with pytest.raises(NativeOperationUnsupported, match='cannot read where a native sequence stands'):
+        sql.current(None, 'seq')
+    with pytest.raises(NativeOperationUnsupported, match='cannot restart a native sequence'):
+        sql.restart(None, 'seq', 5, False, 10)
 
 
 @pytest.mark.parametrize('name', ['say "when"', 'n' * 129])

@@ -36,7 +36,7 @@ from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import BindParameter
 
-from .errors import InvalidSequenceName, SequenceTableNotUpgradable
+from .errors import InvalidSequenceName, NativeOperationUnsupported, SequenceTableNotUpgradable
 from .table import INT64_MAX, NAME_LENGTH, sequences
 
 Values = Mapping[str, Any]
@@ -435,14 +435,15 @@ class NativeSQL:
 
     def current(self, cursor: Any, name: str) -> int:
         """The value just below the one ``nextval`` would return now."""
-        cursor.execute(self._current_statement(name), None)
+        statement = self._current_statement(name)
+        cursor.execute(statement, None)
         return self._current_from(cursor.fetchone())
 
     def _current_on(self, connection: Connection, name: str) -> int:
         return self._current_from(_run(connection, self._current_statement(name)).fetchone())
 
     def _current_statement(self, name: str) -> str:
-        raise NotImplementedError(
+        raise NativeOperationUnsupported(
             f'mortar_rdb cannot read where a native sequence stands on {self.database}; '
             'use PostgreSQL or MariaDB, or query the database\'s catalog yourself.'
         )
@@ -457,7 +458,7 @@ class NativeSQL:
         sequence's current value, which is returned; None means it was done.
         Waiting for a lock gives up after ``seconds``.
         """
-        raise NotImplementedError(
+        raise NativeOperationUnsupported(
             f'mortar_rdb cannot restart a native sequence on {self.database}; '
             'use ALTER SEQUENCE ... RESTART WITH yourself.'
         )

@@ -129,6 +129,10 @@ class NoNativeSequences(SequenceError, NotImplementedError):
         self._made_from = (database,)
 
 
+class NativeOperationUnsupported(SequenceError, NotImplementedError):
+    """mortar_rdb cannot do this to a native sequence on this database."""
+
+
 class NotASequence(SequenceError):
     """Something other than a sequence already has the name a native sequence needs."""
 

@@ -78,9 +78,7 @@ class SequenceImplementation:
             raise ValueError(f'start must be a 64-bit integer below {INT64_MAX}, not {start!r}.')
         self.start = start
         db = access(session)
-        native = db.backend.native
-        if not native.supported:
-            raise NoNativeSequences(native.database)
+        native = _supported(db)
         native.check_name(name)
         if not native.exists(db.connection, name):
             _create(db.connection.engine, native, name, start, db.backend.where)
