@@ -227,6 +227,47 @@ def test_restart_moves_backwards_with_force(session):
 
 
 @on_servers
+def test_restart_never_hands_a_value_out_twice_while_others_take_values(db_url):
+    # Each restart aims a little past where the sequence stands, while four
+    # threads take values as fast as they can: some restarts are refused,
+    # some go through, and no value may come out twice either way.
+    engine = create_engine(db_url, pool_size=8)
+    with Session(engine) as session:
+        sequence = native.SequenceImplementation('busy', session)
+    stop = threading.Event()
+    taken: list[int] = []
+    refused = done = 0
+
+    def worker() -> None:
+        with Session(engine) as session:
+            while not stop.is_set():
+                taken.append(sequence.next(session))
+                session.rollback()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    try:
+        for thread in threads:
+            thread.start()
+        with Session(engine) as session:
+            for attempt in range(20):
+                target = (sequence.current(session) or 0) + 5 * (attempt + 1)
+                session.rollback()
+                try:
+                    sequence.restart(session, target)
+                    done += 1
+                except SequenceRestartRefused:
+                    refused += 1
+                session.rollback()
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+        engine.dispose()
+    assert done + refused == 20
+    assert len(taken) == len(set(taken))
+
+
+@on_servers
 @pytest.mark.parametrize('value', [0, -5, 2**63, 7.0])
 def test_restart_refuses_a_value_the_sequence_cannot_hand_out(session, value):
     sequence = registered(session)
