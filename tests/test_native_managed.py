@@ -120,6 +120,13 @@ def test_next_many_refuses_a_count_that_is_not_a_positive_int(session, count):
 
 
 @on_servers
+def test_next_many_refuses_more_values_than_64_bits_hold(session):
+    sequence = registered(session)
+    with pytest.raises(InvalidSequenceValue, match='at most'):
+        sequence.next_many(session, 2**63)
+
+
+@on_servers
 def test_next_many_past_the_largest_value_is_a_clear_error(db_url, session):
     execute(db_url, CreateSequence(Sequence('short', start=1, maxvalue=3)))
     sequence = registered(session, 'short')

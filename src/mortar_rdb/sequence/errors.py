@@ -163,8 +163,8 @@ class SequenceChangeBlocked(SequenceError):
 
     def __init__(self, name: str, seconds: int, doing: str) -> None:
         super().__init__(
-            f'{doing} the native sequence {name!r} waited {seconds}s for a lock held by another '
-            'transaction that took values from it, perhaps your own session\'s: end that '
+            f'{doing} the native sequence {name!r} waited {seconds}s for a lock held by a '
+            'transaction that used it and has not ended, perhaps your own session\'s: end that '
             'transaction and try again.'
         )
         self.name = name
