@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import server_urls  # the root conftest.py
 
 from mortar_rdb.sequence.__main__ import main
 
@@ -265,3 +266,87 @@ def test_the_mortar_sequence_script_runs_the_same_command_line(tmp_path):
     assert (done.returncode, done.stdout, done.stderr) == (0, '1\n2\n', '')
     helped = subprocess.run([str(script), '--help'], capture_output=True, text=True, timeout=120)
     assert helped.stdout.startswith('usage: mortar-sequence')
+
+
+# --impl native: the database's own sequences -----------------------------------
+
+on_servers = pytest.mark.parametrize('db_url', list(server_urls()), indirect=True)
+
+
+@on_servers
+def test_native_next_creates_the_sequence_and_prints_values(run):
+    assert run('next', 'invoices', '--impl', 'native') == (0, '1\n', '')
+    assert run('next', 'invoices', '--impl', 'native', '--count', '3') == (0, '2\n3\n4\n', '')
+
+
+@on_servers
+def test_native_and_generic_sequences_of_one_name_are_apart(run):
+    run('next', 'invoices', '--impl', 'native', '--count', '5')
+    assert run('next', 'invoices') == (0, '1\n', '')
+
+
+@on_servers
+def test_native_current_prints_the_last_value_without_taking_one(run):
+    run('next', 'invoices', '--impl', 'native', '--count', '5')
+    assert run('current', 'invoices', '--impl', 'native') == (0, '5\n', '')
+    assert run('next', 'invoices', '--impl', 'native') == (0, '6\n', '')
+
+
+@on_servers
+def test_native_restart_sets_the_next_value(run):
+    run('next', 'invoices', '--impl', 'native')
+    assert run('restart', 'invoices', '1000', '--impl', 'native') == (0, 'invoices: the next value is 1000\n', '')
+    assert run('next', 'invoices', '--impl', 'native') == (0, '1000\n', '')
+
+
+@on_servers
+def test_native_restart_refuses_to_move_backwards_unless_forced(run):
+    run('next', 'invoices', '--impl', 'native', '--count', '10')
+    status, out, err = run('restart', 'invoices', '5', '--impl', 'native')
+    assert status == 1 and '--force' in error_line(err)
+    assert run('restart', 'invoices', '5', '--impl', 'native', '--force')[0] == 0
+    assert run('next', 'invoices', '--impl', 'native') == (0, '5\n', '')
+
+
+@on_servers
+def test_native_list_prints_every_native_sequence(run):
+    run('next', 'orders', '--impl', 'native', '--count', '3')
+    run('next', 'invoices', '--impl', 'native')
+    run('next', 'generic_only')
+    assert run('list', '--impl', 'native') == (0, 'invoices\t1\norders\t3\n', '')
+
+
+@on_servers
+def test_native_drop_drops_the_sequence(run):
+    run('next', 'invoices', '--impl', 'native', '--count', '3')
+    assert run('drop', 'invoices', '--impl', 'native') == (0, 'dropped invoices\n', '')
+    assert run('list', '--impl', 'native') == (0, '', '')
+    assert run('next', 'invoices', '--impl', 'native') == (0, '1\n', '')
+
+
+@on_servers
+@pytest.mark.parametrize('command', [['current', 'nope'], ['restart', 'nope', '5'], ['drop', 'nope']])
+def test_native_unknown_name_is_one_line_pointing_at_impl_native(run, command):
+    status, out, err = run(*command, '--impl', 'native')
+    assert status == 1 and out == ''
+    assert "no sequence named 'nope'" in error_line(err)
+    assert '"list --impl native"' in err and '"next nope --impl native"' in err
+
+
+@pytest.mark.parametrize('db_url', ['sqlite'], indirect=True)
+@pytest.mark.parametrize(
+    'command',
+    [['next', 'invoices'], ['current', 'invoices'], ['restart', 'invoices', '5'], ['drop', 'invoices'], ['list']],
+)
+def test_native_on_sqlite_is_one_line_saying_there_are_no_native_sequences(run, command):
+    status, out, err = run(*command, '--impl', 'native')
+    assert status == 1 and out == ''
+    assert 'SQLite has no native sequences' in error_line(err)
+
+
+def test_an_unknown_impl_is_one_line_and_status_2(run, capsys):
+    with pytest.raises(SystemExit) as info:
+        run('next', 'invoices', '--impl', 'pooled')
+    err = capsys.readouterr().err
+    assert info.value.code == 2
+    assert err.count('\n') == 1 and '--impl' in err

@@ -5,7 +5,9 @@ import pytest
 
 from mortar_rdb.sequence.errors import (
     InvalidSequenceName,
+    NativeOperationUnsupported,
     NoSuchSequence,
+    SequenceChangeBlocked,
     SequenceMissing,
     SequenceNotRegistered,
     SequenceOverflow,
@@ -21,6 +23,9 @@ ERRORS = [
     InvalidSequenceName('A sequence name must not be empty.'),
     SequenceRestartRefused('seq', 10, 5),
     NoSuchSequence('seq', 'sqlite://'),
+    NoSuchSequence('seq', 'sqlite://', ' --impl native'),
+    SequenceChangeBlocked('seq', 10, 'Dropping'),
+    NativeOperationUnsupported('Oracle cannot.'),
 ]
 
 

@@ -21,6 +21,7 @@ from mortar_rdb.sequence import get_sequence, native, register_sequence
 from mortar_rdb.sequence.dialects import native_sql_for
 from mortar_rdb.sequence.errors import (
     InvalidSequenceName,
+    NativeOperationUnsupported,
     NativeSequenceExhausted,
     NativeSequenceMissing,
     NoNativeSequences,
@@ -419,9 +420,10 @@ def test_postgresql_creates_a_bigint_sequence():
     assert compiled(sql.dialect, sql.create('seq', 7)) == 'CREATE SEQUENCE IF NOT EXISTS seq AS BIGINT START WITH 7'
 
 
-def test_mariadb_creates_a_sequence_with_its_default_bigint():
+def test_mariadb_creates_a_sequence_with_its_default_bigint_and_no_cache():
+    # Without a cache, the sequence's table holds the next value, which current() reads.
     sql = native_sql_for(mysql.dialect(is_mariadb=True))
-    assert compiled(sql.dialect, sql.create('seq', 7)) == 'CREATE SEQUENCE IF NOT EXISTS seq START WITH 7'
+    assert compiled(sql.dialect, sql.create('seq', 7)) == 'CREATE SEQUENCE IF NOT EXISTS seq START WITH 7 CACHE 0'
 
 
 def test_mariadb_quotes_the_name_with_backticks_and_needs_no_parameters():
@@ -457,6 +459,15 @@ def test_oracle_sequence_is_capped_at_64_bits():
 def test_oracle_takes_nextval_from_dual():
     sql, _ = native_sql_for(oracle.dialect())._next_value_statement('MixedCase')
     assert sql.startswith('SELECT "MixedCase".nextval') and sql.endswith('FROM DUAL')
+
+
+@pytest.mark.parametrize('dialect', [oracle.dialect(), mssql.dialect()], ids=['oracle', 'mssql'])
+def test_current_and_restart_say_they_are_unsupported_where_untested(dialect):
+    sql = native_sql_for(dialect)
+    with pytest.raises(NativeOperationUnsupported, match='cannot read where a native sequence stands'):
+        sql.current(None, 'seq')
+    with pytest.raises(NativeOperationUnsupported, match='cannot restart a native sequence'):
+        sql.restart(None, 'seq', 5, False, 10)
 
 
 @pytest.mark.parametrize('name', ['say "when"', 'n' * 129])

@@ -30,11 +30,14 @@ class IManagedSequence(ISequence):
     name = Attribute('The name the sequence is stored under.')
 
     def next_many(session, count):
-        """Take ``count`` values at once and return them as a ``range``.
+        """Take ``count`` values at once; return them in increasing order.
 
-        One round trip to the database where the implementation allows; the
-        range is contiguous (``range(first, first + count)``). ``count`` must
-        be a positive integer.
+        One round trip to the database where the implementation allows.
+        Where the implementation can promise contiguous values (the generic
+        one) it returns ``range(first, first + count)``; otherwise a list of
+        ``count`` distinct ints (the native one, whose values are contiguous
+        only when nobody else took any meanwhile). ``count`` must be a
+        positive integer.
         """
 
     def current(session):

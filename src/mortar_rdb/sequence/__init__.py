@@ -51,9 +51,10 @@ def drop_sequence(name: str, session: Session | scoped_session[Session], impl: A
 
     Returns whether it had storage in ``session``'s database. A registered
     sequence removes its own storage; for a name that is not registered,
-    ``impl.drop_storage(name, session)`` does. The storage goes when the
-    transaction commits, the registration at once: once dropped, a sequence
-    that is registered again starts from its ``start``.
+    ``impl.drop_storage(name, session)`` does. The registration goes at
+    once; a generic sequence's row goes when the transaction commits, a
+    native sequence at once. Once dropped, a sequence that is registered
+    again starts from its ``start``.
     """
     sequence = components().queryUtility(ISequence, name)
     if sequence is None:

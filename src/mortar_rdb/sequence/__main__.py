@@ -49,26 +49,26 @@ def _where(engine: Engine) -> str:
 
 
 def _next(engine: Engine, arguments: argparse.Namespace) -> None:
-    for value in operations.take(engine, arguments.name, arguments.count):
+    for value in operations.take(engine, arguments.name, arguments.count, arguments.impl):
         print(value)
 
 
 def _current(engine: Engine, arguments: argparse.Namespace) -> None:
-    print(_shown(operations.current(engine, arguments.name)))
+    print(_shown(operations.current(engine, arguments.name, arguments.impl)))
 
 
 def _restart(engine: Engine, arguments: argparse.Namespace) -> None:
-    operations.restart(engine, arguments.name, arguments.value, arguments.force)
+    operations.restart(engine, arguments.name, arguments.value, arguments.force, arguments.impl)
     print(f'{arguments.name}: the next value is {arguments.value}')
 
 
 def _drop(engine: Engine, arguments: argparse.Namespace) -> None:
-    operations.drop(engine, arguments.name)
+    operations.drop(engine, arguments.name, arguments.impl)
     print(f'dropped {arguments.name}')
 
 
 def _list(engine: Engine, arguments: argparse.Namespace) -> None:
-    for name, value in operations.listing(engine):
+    for name, value in operations.listing(engine, arguments.impl):
         print(f'{name}\t{_shown(value)}')
 
 
@@ -104,12 +104,23 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument('--url', default=argparse.SUPPRESS, help=URL_HELP % DEFAULT_URL)
     commands = parser.add_subparsers(dest='command', required=True, metavar='COMMAND', parser_class=_Parser)
 
-    def command(name: str, run: Callable[[Engine, argparse.Namespace], None], summary: str) -> Any:
-        sub = commands.add_parser(name, parents=[common], help=summary, description=summary)
+    # Which sequences a command works on.
+    kinds = _Parser(add_help=False)
+    kinds.add_argument(
+        '--impl',
+        choices=operations.IMPLEMENTATIONS,
+        default='generic',
+        help='generic: rows of the sequences table (the default); native: the database\'s own sequences',
+    )
+
+    def command(name: str, run: Callable[[Engine, argparse.Namespace], None], summary: str, impl: bool = True) -> Any:
+        sub = commands.add_parser(
+            name, parents=[common, kinds] if impl else [common], help=summary, description=summary
+        )
         sub.set_defaults(run=run)
         return sub
 
-    command('create-table', _create_table, 'Create the sequences table if it is missing.')
+    command('create-table', _create_table, 'Create the sequences table if it is missing.', impl=False)
     command('list', _list, 'Print the name and current value of every sequence, one per line.')
     take = command(
         'next', _next, 'Print the next value of a sequence, creating the table and the sequence if missing.'
@@ -130,13 +141,14 @@ def _parser() -> argparse.ArgumentParser:
     restart.add_argument(
         '--force', action='store_true', help='move backwards too, although values may then be handed out twice'
     )
-    drop = command('drop', _drop, 'Delete a sequence and its value.')
+    drop = command('drop', _drop, 'Delete a sequence and its value (a native sequence at once).')
     drop.add_argument('name', help='the sequence name')
     command(
         'upgrade-table',
         _upgrade_table,
         'Widen a mortar_rdb 3.0 sequences table to the current shape, keeping every value; '
         'does nothing to a current table.',
+        impl=False,
     )
     return parser
 

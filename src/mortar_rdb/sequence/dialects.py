@@ -16,6 +16,8 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Connection,
+    CursorResult,
+    Engine,
     Integer,
     Sequence,
     SmallInteger,
@@ -29,12 +31,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Dialect
-from sqlalchemy.schema import CreateSequence, CreateTable
+from sqlalchemy.schema import CreateSequence, CreateTable, DropSequence
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import BindParameter
 
-from .errors import InvalidSequenceName, SequenceTableNotUpgradable
+from .errors import InvalidSequenceName, NativeOperationUnsupported, SequenceTableNotUpgradable
 from .table import INT64_MAX, NAME_LENGTH, sequences
 
 Values = Mapping[str, Any]
@@ -346,6 +348,11 @@ def _sqlstate(error: object) -> object:
     return getattr(error, 'sqlstate', None) or getattr(error, 'pgcode', None)
 
 
+def _run(connection: Connection, sql: str) -> CursorResult[Any]:
+    """Run ``sql`` as it is: the driver must not look for placeholders in it."""
+    return connection.exec_driver_sql(sql, execution_options={'no_parameters': True})
+
+
 class NativeSQL:
     """The SQL for one database's native sequences.
 
@@ -410,6 +417,56 @@ class NativeSQL:
             sql = sql.replace('%%', '%')
         return sql, None
 
+    def quote(self, name: str) -> str:
+        """``name`` as a quoted identifier, for statements run without parameters."""
+        quoted = str(self.dialect.identifier_preparer.quote_identifier(name))
+        if self.dialect.paramstyle in ('format', 'pyformat'):
+            # Undo the doubling of '%' meant for the driver's formatting.
+            quoted = quoted.replace('%%', '%')
+        return quoted
+
+    def next_values(self, cursor: Any, name: str, count: int) -> list[int]:
+        """Take ``count`` values of sequence ``name``, in the order taken.
+
+        This base takes them one statement at a time; the databases that can
+        take them in one statement override it.
+        """
+        return [self.next_value(cursor, name) for _ in range(count)]
+
+    def current(self, cursor: Any, name: str) -> int:
+        """The value just below the one ``nextval`` would return now."""
+        statement = self._current_statement(name)
+        cursor.execute(statement, None)
+        return self._current_from(cursor.fetchone())
+
+    def _current_on(self, connection: Connection, name: str) -> int:
+        return self._current_from(_run(connection, self._current_statement(name)).fetchone())
+
+    def _current_statement(self, name: str) -> str:
+        raise NativeOperationUnsupported(
+            f'mortar_rdb cannot read where a native sequence stands on {self.database}; '
+            'use PostgreSQL or MariaDB, or query the database\'s catalog yourself.'
+        )
+
+    def _current_from(self, row: Any) -> int:
+        return int(row[0])
+
+    def restart(self, engine: Engine, name: str, value: int, force: bool, seconds: int) -> int | None:
+        """Make ``value`` the next value of ``name``, on connections of its own.
+
+        Without ``force``, nothing changes when ``value`` is at or below the
+        sequence's current value, which is returned; None means it was done.
+        Waiting for a lock gives up after ``seconds``.
+        """
+        raise NativeOperationUnsupported(
+            f'mortar_rdb cannot restart a native sequence on {self.database}; '
+            'use ALTER SEQUENCE ... RESTART WITH yourself.'
+        )
+
+    def drop(self, name: str) -> DropSequence:
+        """The DDL that drops sequence ``name``."""
+        return DropSequence(self.sequence(name, 1))
+
     def limit_lock_wait(self, connection: Connection, seconds: int) -> None:
         """Make ``connection``'s DDL give up after waiting ``seconds`` for a lock.
 
@@ -457,6 +514,40 @@ class PostgreSQLNative(NativeSQL):
         literal = "E'" + identifier.replace('\\', '\\\\').replace("'", "''") + "'"
         return f'SELECT nextval({literal})', None
 
+    def next_values(self, cursor: Any, name: str, count: int) -> list[int]:
+        # nextval once per row, in row order; other connections' calls may
+        # fall in between, so the values are increasing but not always
+        # contiguous.
+        nextval, _ = self._next_value_statement(name)
+        cursor.execute(f'{nextval} FROM generate_series(1, {int(count)})', None)
+        return [int(row[0]) for row in cursor.fetchall()]
+
+    def _current_statement(self, name: str) -> str:
+        # The sequence's own row: is_called is false until the first nextval
+        # (or after a restart), when last_value is the next value instead.
+        return f'SELECT last_value, is_called FROM {self.quote(name)}'
+
+    def _current_from(self, row: Any) -> int:
+        last_value, is_called = row
+        return int(last_value) if is_called else int(last_value) - 1
+
+    def restart(self, engine: Engine, name: str, value: int, force: bool, seconds: int) -> int | None:
+        # ALTER SEQUENCE .. RESTART locks nextval out until it commits. While
+        # it holds that lock a second connection reads the value it replaces,
+        # which nobody can move any more: check and change cannot be split.
+        with engine.connect() as connection:
+            with connection.begin() as transaction:
+                self.limit_lock_wait(connection, seconds)
+                _run(connection, f'ALTER SEQUENCE {self.quote(name)} RESTART WITH {int(value)}')
+                if force:
+                    return None
+                with engine.connect() as other:
+                    current = self._current_on(other, name)
+                if value <= current:
+                    transaction.rollback()
+                    return current
+        return None
+
     def limit_lock_wait(self, connection: Connection, seconds: int) -> None:
         connection.execute(select(func.set_config('lock_timeout', f'{seconds}s', True)))
 
@@ -501,7 +592,38 @@ class MariaDBNative(NativeSQL):
 
     def sequence(self, name: str, start: int) -> Sequence:
         # Always BIGINT; "AS BIGINT" is only understood from MariaDB 11.5.
-        return Sequence(name, start=start, minvalue=start if start < 1 else None)
+        # No cache: a cached sequence's table only says where its cache ends,
+        # so current() could not tell the last value handed out.
+        return Sequence(name, start=start, minvalue=start if start < 1 else None, cache=0)
+
+    def next_values(self, cursor: Any, name: str, count: int) -> list[int]:
+        # NEXTVAL once per row of a generated series; other connections' calls
+        # may fall in between, so the values are increasing but not always
+        # contiguous.
+        cursor.execute(
+            f'WITH RECURSIVE series (n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM series WHERE n < {int(count)}) '
+            f'SELECT NEXTVAL({self.quote(name)}) FROM series',
+            None,
+        )
+        return [int(row[0]) for row in cursor.fetchall()]
+
+    def _current_statement(self, name: str) -> str:
+        # A sequence is a one-row table; without a cache, its
+        # next_not_cached_value is the next value NEXTVAL returns.
+        return f'SELECT next_not_cached_value - 1 FROM {self.quote(name)}'
+
+    def restart(self, engine: Engine, name: str, value: int, force: bool, seconds: int) -> int | None:
+        with engine.connect() as connection:
+            if force:
+                # DDL: it commits at once, whatever else the connection holds.
+                self.limit_lock_wait(connection, seconds)
+                _run(connection, f'ALTER SEQUENCE {self.quote(name)} RESTART WITH {int(value)}')
+                return None
+            # SETVAL only ever moves a sequence forwards, atomically: it
+            # returns NULL, changing nothing, when value is below the next one.
+            with connection.begin():
+                done = _run(connection, f'SELECT SETVAL({self.quote(name)}, {int(value)}, 0)').scalar()
+                return None if done is not None else self._current_on(connection, name)
 
     def limit_lock_wait(self, connection: Connection, seconds: int) -> None:
         # The default is a day; the setting lasts as long as the connection.

@@ -105,15 +105,15 @@ class SequenceTableNotUpgradable(SequenceError):
 
 
 class NoSuchSequence(SequenceError, LookupError):
-    """A command named a sequence that has no row in the sequences table."""
+    """A command named a sequence that the database does not hold."""
 
-    def __init__(self, name: str, where: str) -> None:
+    def __init__(self, name: str, where: str, options: str = '') -> None:
         super().__init__(
             f'There is no sequence named {name!r} in {where}: see the names with the '
-            f'"list" command, or create it with "next {name}".'
+            f'"list{options}" command, or create it with "next {name}{options}".'
         )
         self.name = name
-        self._made_from = (name, where)
+        self._made_from = (name, where, options)
 
 
 class NoNativeSequences(SequenceError, NotImplementedError):
@@ -127,6 +127,10 @@ class NoNativeSequences(SequenceError, NotImplementedError):
         )
         self.database = database
         self._made_from = (database,)
+
+
+class NativeOperationUnsupported(SequenceError, NotImplementedError):
+    """mortar_rdb cannot do this to a native sequence on this database."""
 
 
 class NotASequence(SequenceError):
@@ -152,6 +156,19 @@ class SequenceCreationBlocked(SequenceError):
         )
         self.name = name
         self._made_from = (name, seconds)
+
+
+class SequenceChangeBlocked(SequenceError):
+    """Restarting or dropping a native sequence waited too long for a lock."""
+
+    def __init__(self, name: str, seconds: int, doing: str) -> None:
+        super().__init__(
+            f'{doing} the native sequence {name!r} waited {seconds}s for a lock held by a '
+            'transaction that used it and has not ended, perhaps your own session\'s: end that '
+            'transaction and try again.'
+        )
+        self.name = name
+        self._made_from = (name, seconds, doing)
 
 
 class NativeSequenceMissing(SequenceMissing):

@@ -16,27 +16,38 @@ exists is adopted as it is.
 value is used up whether or not the transaction commits, so a transaction
 that only took numbers may end in a rollback (or join read-only) without
 ever handing a number out twice.
+
+It provides :class:`~mortar_rdb.interfaces.IManagedSequence` on PostgreSQL
+and MariaDB. ``next_many()`` returns a list, contiguous only when no other
+connection took values meanwhile. ``restart()`` and ``drop()`` change the
+database at once, on a connection of their own, like registering: they are
+not part of the caller's transaction and a rollback does not undo them.
 """
 from __future__ import annotations
 
-from sqlalchemy import Engine, exc
+from sqlalchemy import Engine, exc, inspect
 from sqlalchemy.orm import Session, scoped_session
-from zope.interface import implementer
+from zope.interface import implementer, provider
 
-from ..interfaces import ISequence
+from ..interfaces import IManagedSequence, IManagedSequenceFactory
 from .access import Access, access
 from .dialects import NativeSQL
 from .errors import (
+    InvalidSequenceValue,
     NativeSequenceExhausted,
     NativeSequenceMissing,
     NoNativeSequences,
     NotASequence,
+    SequenceChangeBlocked,
     SequenceCreationBlocked,
+    SequenceRestartRefused,
 )
+from .generic import reported
 from .names import check_name
 from .table import INT64_MAX
+from .values import check_count, check_value
 
-__all__ = ['SequenceImplementation']
+__all__ = ['SequenceImplementation', 'names']
 
 AnySession = Session | scoped_session[Session]
 
@@ -50,7 +61,8 @@ _ATTEMPTS = 5
 LOCK_WAIT_SECONDS = 10
 
 
-@implementer(ISequence)
+@implementer(IManagedSequence)
+@provider(IManagedSequenceFactory)
 class SequenceImplementation:
     """A native database sequence called ``name``, starting at ``start``.
 
@@ -66,12 +78,49 @@ class SequenceImplementation:
             raise ValueError(f'start must be a 64-bit integer below {INT64_MAX}, not {start!r}.')
         self.start = start
         db = access(session)
-        native = db.backend.native
-        if not native.supported:
-            raise NoNativeSequences(native.database)
+        native = _supported(db)
         native.check_name(name)
         if not native.exists(db.connection, name):
             _create(db.connection.engine, native, name, start, db.backend.where)
+
+    @classmethod
+    def for_existing(cls, name: str) -> SequenceImplementation:
+        """The native sequence ``name`` without creating it.
+
+        For tools that work on sequences that are already there; its methods
+        raise :class:`~mortar_rdb.sequence.errors.NativeSequenceMissing` if
+        it is not.
+        """
+        sequence = cls.__new__(cls)
+        sequence.name = check_name(name)
+        sequence.start = 1
+        return sequence
+
+    @classmethod
+    def drop_storage(cls, name: str, session: AnySession) -> bool:
+        """Drop the native sequence ``name``; return whether there was one.
+
+        Done at once on a connection of its own, whatever becomes of
+        ``session``'s transaction. Something other than a sequence called
+        ``name`` is left alone (and False returned).
+        """
+        check_name(name)
+        db = access(session)
+        native = _supported(db)
+        native.check_name(name)
+        engine = db.connection.engine
+        try:
+            with engine.connect() as connection:
+                with connection.begin():
+                    if not native.exists(connection, name):
+                        return False
+                    native.limit_lock_wait(connection, LOCK_WAIT_SECONDS)
+                    connection.execute(native.drop(name))
+        except exc.DBAPIError as error:
+            if native.is_missing(error.orig):
+                return False  # dropped by someone else meanwhile
+            raise _explain_change(native, name, 'Dropping', error) from error
+        return True
 
     def next(self, session: AnySession) -> int:
         """The next value: unique and increasing, used up even on rollback."""
@@ -80,16 +129,95 @@ class SequenceImplementation:
             db.backend.native.next_value, db.cursor, self.name, translate=lambda error: self._explain(db, error)
         )
 
-    def _explain(self, db: Access, error: exc.StatementError) -> Exception:
+    def next_many(self, session: AnySession, count: int) -> list[int]:
+        """``count`` values taken in one statement, in increasing order.
+
+        A list rather than a range: another connection may take values of
+        the same sequence while this statement runs, and then the values are
+        not contiguous. Like :meth:`next`, they are used up even on rollback.
+        """
+        check_count(count)
+        if count > INT64_MAX:
+            raise InvalidSequenceValue(f'The number of values must be at most {INT64_MAX}, not {count}.')
+        db = access(session)
+        values = db.run(
+            _supported(db).next_values,
+            db.cursor,
+            self.name,
+            count,
+            translate=lambda error: self._explain(db, error),
+        )
+        return sorted(values)
+
+    def current(self, session: AnySession) -> int | None:
+        """The last value handed out (``start - 1`` before the first), or None below 1.
+
+        Read from the sequence itself, so it counts values taken by every
+        connection; a snapshot, taking nothing.
+        """
+        db = access(session)
+        value = db.run(
+            _supported(db).current, db.cursor, self.name, translate=lambda error: self._explain(db, error)
+        )
+        return reported(value)
+
+    def restart(self, session: AnySession, value: int, force: bool = False) -> None:
+        """Make ``value`` the next value; refuse to move backwards without ``force``.
+
+        Done at once, on a connection of its own: a rollback of ``session``'s
+        transaction does not undo it. The check and the change cannot be
+        split by another connection taking values.
+        """
+        check_value(value, INT64_MAX, 'The restart value')
+        db = access(session)
+        native = _supported(db)
+        try:
+            current = native.restart(db.connection.engine, self.name, value, force, LOCK_WAIT_SECONDS)
+        except exc.DBAPIError as error:
+            raise self._explain(db, error, 'Restarting') from error
+        if current is not None:
+            raise SequenceRestartRefused(self.name, current, value)
+
+    def drop(self, session: AnySession) -> bool:
+        """Drop this native sequence; return whether there was one."""
+        return self.drop_storage(self.name, session)
+
+    def _explain(self, db: Access, error: exc.StatementError, doing: str | None = None) -> Exception:
         native = db.backend.native
         if native.is_missing(error.orig):
             return NativeSequenceMissing(self.name, db.backend.where)
         if native.is_exhausted(error.orig):
             return NativeSequenceExhausted(self.name)
+        if doing is not None:
+            return _explain_change(native, self.name, doing, error)
         return error
 
     def __repr__(self) -> str:
         return f'<{type(self).__module__}.{type(self).__qualname__} {self.name!r}>'
+
+
+def names(session: AnySession) -> list[str]:
+    """The names of the native sequences ``session``'s database holds, sorted.
+
+    Every sequence of the default schema, whoever created it. Raises
+    NoNativeSequences on a database without sequences.
+    """
+    db = access(session)
+    _supported(db)
+    return sorted(inspect(db.connection).get_sequence_names())
+
+
+def _supported(db: Access) -> NativeSQL:
+    native = db.backend.native
+    if not native.supported:
+        raise NoNativeSequences(native.database)
+    return native
+
+
+def _explain_change(native: NativeSQL, name: str, doing: str, error: exc.StatementError) -> Exception:
+    if native.is_lock_timeout(error.orig):
+        return SequenceChangeBlocked(name, LOCK_WAIT_SECONDS, doing)
+    return error
 
 
 def _create(engine: Engine, native: NativeSQL, name: str, start: int, where: str) -> None:

@@ -1,24 +1,71 @@
 """What the command line does, as functions of an engine.
 
-Each function runs in a transaction of its own and commits it. They work on
-the generic implementation's ``sequences`` table, whatever implementation an
-application registers.
+Each function runs in a transaction of its own and commits it. ``impl``
+chooses what they work on: ``'generic'`` (the default) the rows of the
+``sequences`` table, whatever implementation an application registers;
+``'native'`` the database's own sequences, as
+:mod:`mortar_rdb.sequence.native` uses them.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from . import schema
+from . import native, schema
 from .access import access
 from .errors import NoSuchSequence, SequenceMissing
 from .generic import SequenceImplementation, reported
 
 T = TypeVar('T')
+
+#: The values ``impl`` may take.
+IMPLEMENTATIONS = ('generic', 'native')
+
+
+class _Generic:
+    """The rows of the ``sequences`` table."""
+
+    options = ''
+    implementation: Any = SequenceImplementation
+
+    @staticmethod
+    def prepare(engine: Engine) -> None:
+        schema.create_table(engine)
+
+    @staticmethod
+    def listing(session: Session) -> list[tuple[str, int | None]]:
+        db = access(session)
+        return sorted((name, reported(value)) for name, value in db.run(db.sql.all, db.cursor))
+
+
+class _Native:
+    """The database's own sequences."""
+
+    options = ' --impl native'
+    implementation: Any = native.SequenceImplementation
+
+    @staticmethod
+    def prepare(engine: Engine) -> None:
+        pass
+
+    @staticmethod
+    def listing(session: Session) -> list[tuple[str, int | None]]:
+        existing = native.SequenceImplementation.for_existing
+        return [(name, existing(name).current(session)) for name in native.names(session)]
+
+
+_KINDS: dict[str, type[_Generic] | type[_Native]] = {'generic': _Generic, 'native': _Native}
+
+
+def _kind(impl: str) -> type[_Generic] | type[_Native]:
+    try:
+        return _KINDS[impl]
+    except KeyError:
+        raise ValueError(f'impl must be one of {", ".join(IMPLEMENTATIONS)}, not {impl!r}.') from None
 
 
 @contextmanager
@@ -27,46 +74,48 @@ def _session(engine: Engine) -> Iterator[Session]:
         yield session
 
 
-def _existing(engine: Engine, name: str, work: Callable[[SequenceImplementation, Session], T]) -> T:
-    sequence = SequenceImplementation.for_existing(name)
+def _existing(engine: Engine, name: str, impl: str, work: Callable[[Any, Session], T]) -> T:
+    kind = _kind(impl)
+    sequence = kind.implementation.for_existing(name)
     with _session(engine) as session:
         try:
             return work(sequence, session)
         except SequenceMissing:
-            raise NoSuchSequence(name, repr(engine.url)) from None
+            raise NoSuchSequence(name, repr(engine.url), kind.options) from None
 
 
-def take(engine: Engine, name: str, count: int = 1) -> range:
-    """Take ``count`` values of ``name``, creating the table and the sequence if missing."""
-    schema.create_table(engine)
+def take(engine: Engine, name: str, count: int = 1, impl: str = 'generic') -> Sequence[int]:
+    """Take ``count`` values of ``name``, creating what is missing (for generic, the table too)."""
+    kind = _kind(impl)
+    kind.prepare(engine)
     with _session(engine) as session:
-        return SequenceImplementation(name, session).next_many(session, count)
+        values: Sequence[int] = kind.implementation(name, session).next_many(session, count)
+        return values
 
 
-def current(engine: Engine, name: str) -> int | None:
+def current(engine: Engine, name: str, impl: str = 'generic') -> int | None:
     """The last value ``name`` handed out, or None when it has not handed one out yet."""
-    return _existing(engine, name, lambda sequence, session: sequence.current(session))
+    return _existing(engine, name, impl, lambda sequence, session: sequence.current(session))
 
 
-def restart(engine: Engine, name: str, value: int, force: bool = False) -> None:
+def restart(engine: Engine, name: str, value: int, force: bool = False, impl: str = 'generic') -> None:
     """Make ``value`` the next value of ``name``; backwards only with ``force``."""
-    _existing(engine, name, lambda sequence, session: sequence.restart(session, value, force))
+    _existing(engine, name, impl, lambda sequence, session: sequence.restart(session, value, force))
 
 
-def drop(engine: Engine, name: str) -> None:
+def drop(engine: Engine, name: str, impl: str = 'generic') -> None:
     """Delete the sequence ``name``; raise NoSuchSequence if there is none."""
-    sequence = SequenceImplementation.for_existing(name)
+    kind = _kind(impl)
     with _session(engine) as session:
-        if not sequence.drop(session):
-            raise NoSuchSequence(name, repr(engine.url))
+        if not kind.implementation.drop_storage(name, session):
+            raise NoSuchSequence(name, repr(engine.url), kind.options)
 
 
-def listing(engine: Engine) -> list[tuple[str, int | None]]:
+def listing(engine: Engine, impl: str = 'generic') -> list[tuple[str, int | None]]:
     """Every sequence's name and current value (as :func:`current` gives it), by name."""
+    kind = _kind(impl)
     with _session(engine) as session:
-        db = access(session)
-        rows = db.run(db.sql.all, db.cursor)
-    return sorted((name, reported(value)) for name, value in rows)
+        return kind.listing(session)
 
 
 create_table = schema.create_table
