@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateSequence, DropSequence
 
 from mortar_rdb.sequence import generic, native
+from mortar_rdb.sequence.dialects import native_sql_for
 
 RAW_NEXTVAL = {
     'postgresql': "SELECT nextval('bench_raw')",
@@ -42,7 +43,10 @@ def reset(engine: Engine) -> None:
     with engine.begin() as connection:
         for name in ('bench_native', 'bench_raw'):
             connection.execute(DropSequence(Sequence(name), if_exists=True))
-        connection.execute(CreateSequence(Sequence('bench_raw', start=1)))
+        # Made exactly as native registration makes its own sequences (on
+        # MariaDB without a cache), so both sides run the same SQL on the
+        # same kind of sequence.
+        connection.execute(CreateSequence(native_sql_for(connection.dialect).sequence('bench_raw', 1)))
         generic.sequences.drop(connection, checkfirst=True)
         generic.sequences.create(connection)
 
