@@ -121,6 +121,15 @@ class SequenceSQL:
         """Whether a driver error says the sequences table does not exist."""
         return False
 
+    def locks_out_other_writers(self, dbapi_connection: Any) -> bool:
+        """Whether this connection's open transaction keeps every other
+        connection to the database from committing a write.
+
+        Servers lock rows, so the answer is no; a database with a single
+        writer says yes while a transaction is open.
+        """
+        return False
+
 
 class PostgreSQL(SequenceSQL):
     def _insert_missing_statement(self) -> Any:
@@ -149,6 +158,12 @@ class SQLite(SequenceSQL):
 
     def is_missing_table(self, error: BaseException) -> bool:
         return 'no such table' in str(error)
+
+    def locks_out_other_writers(self, dbapi_connection: Any) -> bool:
+        # The sqlite3 module opens a transaction before the first write, and
+        # an explicit BEGIN takes at least the shared lock that, in rollback
+        # journal mode, keeps another connection from committing.
+        return bool(getattr(dbapi_connection, 'in_transaction', False))
 
 
 class MySQL(SequenceSQL):

@@ -1,0 +1,160 @@
+"""Unique, fast values: blocks reserved from the ``sequences`` table.
+
+Each process reserves a block of ``block_size`` values at a time, in a short
+transaction of its own on a connection of its own, and hands the values out
+from memory. The stored value of the row is the top of the last block
+reserved, so pooled users in any number of processes, and gapless users of
+:mod:`~mortar_rdb.sequence.generic` sharing the same name, never receive the
+same value.
+
+What this buys, and what it costs:
+
+- unique across threads, processes and machines sharing the database;
+- not gapless: a caller's rollback does not give its value back, and the
+  values left in a block are lost when the process ends;
+- ordered within one process only: two processes interleave their blocks.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+from weakref import WeakSet
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.orm import Session, scoped_session
+from sqlalchemy.pool import SingletonThreadPool, StaticPool
+from zope.interface import implementer
+
+from ..interfaces import ISequence
+from . import generic
+from .access import Runner, backend_for
+from .errors import BlockReservationBlocked, SharedConnectionPool
+
+__all__ = ['DEFAULT_BLOCK_SIZE', 'SequenceImplementation']
+
+AnySession = Session | scoped_session[Session]
+
+#: Values reserved per round trip unless ``block_size`` says otherwise; why
+#: this number is explained in the docs' "Pooled sequences" page.
+DEFAULT_BLOCK_SIZE = 100
+
+# Pools that give every checkout (in a thread) the same connection, so a
+# "transaction of its own" would commit the caller's work.
+_SHARING_POOLS = (StaticPool, SingletonThreadPool)
+
+
+@implementer(ISequence)
+class SequenceImplementation:
+    """A sequence that hands out values from blocks reserved ahead of time.
+
+    :param name: the sequence's row in the ``sequences`` table.
+    :param session: the session whose engine reserves blocks, unless
+        ``engine`` is given. Registration creates the row if it is missing
+        and commits it at once, in a transaction of its own.
+    :param block_size: values reserved per round trip to the database. ``1``
+        makes an "autonomous" sequence: one round trip per value, and no row
+        lock kept for the caller's transaction.
+    :param engine: reserve blocks on this engine instead, for instance one on
+        another SQLite file so that reserving never waits for the caller's
+        own writes.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        session: AnySession,
+        block_size: int = DEFAULT_BLOCK_SIZE,
+        engine: Engine | None = None,
+    ) -> None:
+        if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
+            raise ValueError(f'block_size must be a positive int, not {block_size!r}.')
+        if engine is None:
+            bind = session.get_bind()
+            engine = bind.engine if isinstance(bind, Connection) else bind
+        if isinstance(engine.pool, _SHARING_POOLS):
+            raise SharedConnectionPool(name, type(engine.pool).__name__)
+        self.name = name
+        self.block_size = block_size
+        self._engine = engine
+        self._start_afresh()
+        self._refuse_if_caller_locks_us_out(session)
+        with Session(engine) as own, own.begin():
+            generic.SequenceImplementation(name, own)  # checks the name, adds the row if missing
+        _live.add(self)
+
+    def _start_afresh(self) -> None:
+        """Forget the current block: the next call reserves a new one."""
+        self._lock = threading.Lock()
+        self._next = 1
+        self._top = 0
+
+    def next(self, session: AnySession | None = None) -> int:
+        """The next value of this process's block, reserving a block when it is used up.
+
+        ``session`` is not written to: the value belongs to the caller whether
+        its transaction commits or not. It is only looked at before a
+        reservation, to fail fast where that would wait for its own lock.
+        """
+        with self._lock:
+            value = self._next
+            if value > self._top:
+                value = self._reserve(session)
+            self._next = value + 1
+        return value
+
+    def _reserve(self, session: AnySession | None) -> int:
+        """Reserve the next block in a transaction of its own; return its first value."""
+        if session is not None:
+            self._refuse_if_caller_locks_us_out(session)
+        size = self.block_size
+        with self._engine.begin() as connection:
+            db = Runner(connection)
+            ceiling = db.shape().ceiling
+            top = db.run(db.sql.increment, db.cursor, self.name, size, ceiling - size)
+            if top is None:
+                raise generic.why_nothing_changed(db, self.name, ceiling)
+        self._top = top
+        return top - size + 1
+
+    def _refuse_if_caller_locks_us_out(self, session: AnySession) -> None:
+        """Raise rather than wait for a lock the caller itself holds (SQLite's one writer)."""
+        if isinstance(session, scoped_session):
+            session = session()
+        if not session.in_transaction():
+            return
+        connection = session.connection()
+        mine, theirs = self._engine.url, connection.engine.url
+        if (mine.get_backend_name(), mine.database) != (theirs.get_backend_name(), theirs.database):
+            return
+        sql = backend_for(self._engine).sql
+        if sql.locks_out_other_writers(connection.connection.dbapi_connection):
+            raise BlockReservationBlocked(self.name)
+
+    def __repr__(self) -> str:
+        return f'<{type(self).__module__}.{type(self).__qualname__} {self.name!r} block_size={self.block_size}>'
+
+
+# Every pooled sequence of this process, so that a forked child can drop
+# what it inherited.
+_live: WeakSet[SequenceImplementation] = WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """A child must not hand out its parent's values nor talk on its parent's connections.
+
+    The lock is replaced too: another thread of the parent may have held it
+    at the moment of the fork. Disposing with ``close=False`` leaves the
+    parent's connections alone and gives the child a fresh pool, as
+    SQLAlchemy recommends for every engine used across a fork.
+    """
+    engines: dict[int, Any] = {}
+    for sequence in list(_live):
+        sequence._start_afresh()
+        engines[id(sequence._engine)] = sequence._engine
+    for engine in engines.values():
+        engine.dispose(close=False)
+
+
+if hasattr(os, 'register_at_fork'):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
