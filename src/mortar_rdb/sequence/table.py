@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import BigInteger, Column, Connection, MetaData, String, Table, inspect
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlalchemy.dialects import mysql
 
 from ..controlled import Source
@@ -20,20 +22,30 @@ INT64_MAX = 2**63 - 1
 #: The MetaData holding only the ``sequences`` table, for Alembic and friends.
 metadata = MetaData()
 
-# MySQL and MariaDB compare strings case-insensitively and, for most
-# collations, ignoring trailing spaces; a binary collation keeps
-# 'Invoice', 'invoice' and 'invoice ' three different sequences, as
-# they are on every other database.
-_name_type = (
-    String(NAME_LENGTH)
-    .with_variant(mysql.VARCHAR(NAME_LENGTH, charset='utf8mb4', collation='utf8mb4_bin'), 'mysql')
-    .with_variant(mysql.VARCHAR(NAME_LENGTH, charset='utf8mb4', collation='utf8mb4_nopad_bin'), 'mariadb')
-)
+
+class SequenceName(TypeDecorator[str]):
+    """A VARCHAR that compares names exactly on every database.
+
+    MySQL and MariaDB compare strings case-insensitively by default, and most
+    of their collations ignore trailing spaces; a binary (on MariaDB also
+    NO PAD) collation keeps 'invoice', 'Invoice' and 'invoice ' three
+    sequences, as they are elsewhere.
+    """
+
+    impl = String(NAME_LENGTH)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[str]:
+        if dialect.name in ('mysql', 'mariadb'):
+            collation = 'utf8mb4_nopad_bin' if getattr(dialect, 'is_mariadb', False) else 'utf8mb4_bin'
+            return dialect.type_descriptor(mysql.VARCHAR(NAME_LENGTH, charset='utf8mb4', collation=collation))
+        return dialect.type_descriptor(String(NAME_LENGTH))
+
 
 sequences = Table(
     'sequences',
     metadata,
-    Column('name', _name_type, primary_key=True),
+    Column('name', SequenceName(), primary_key=True),
     Column('current', BigInteger, nullable=False),
 )
 
