@@ -75,6 +75,7 @@ class Worker(Protocol):
 
     def begin(self) -> None: ...
     def next(self) -> int: ...
+    def taker(self) -> Callable[[], int]: ...
     def store(self, value: int) -> None: ...
     def commit(self) -> None: ...
     def rollback(self) -> None: ...
@@ -112,6 +113,10 @@ class LibraryWorker:
 
     def next(self) -> int:
         return self.take()  # type: ignore[no-any-return]
+
+    def taker(self) -> Callable[[], int]:
+        """The cheapest call that takes a value, for tight loops."""
+        return self.take
 
     def store(self, value: int) -> None:
         self.session.execute(insert(taken), {'value': value})
@@ -162,6 +167,9 @@ class RawWorker:
         cursor = self.cursor
         cursor.execute(self.sql, self.parameters)
         return cursor.fetchone()[0] if self.returns else cursor.lastrowid  # type: ignore[no-any-return]
+
+    def taker(self) -> Callable[[], int]:
+        return self.next
 
     def store(self, value: int) -> None:
         self.cursor.execute(self.insert_sql, (value,) if self.positional else {'value': value})

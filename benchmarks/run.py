@@ -110,10 +110,22 @@ def table(figures: dict[tuple[str, str], list[float] | str], implementations: li
             # "x raw" and "x generic" are speed factors: above 1 is faster.
             speed = (lambda other: other / median) if workload == 'W1' else (lambda other: median / other)
             versus = [f'{speed(medians[other]):.2f}' if other in medians else '-' for other in (RAW, 'generic')]
+            low, high = min(runs), max(runs)
             lines.append(
-                f'{name} {median:12,.1f} {min(runs):12,.1f} {max(runs):12,.1f} {UNITS[workload]:10} {versus[0]:>7} {versus[1]:>9}'
+                f'{name} {_number(median)} {_number(low)} {_number(high)} {UNITS[workload]:10} {versus[0]:>7} {versus[1]:>9}'
             )
+    if 'W1' in chosen:
+        per_second = [
+            f'{label} {1e6 / statistics.median(runs):,.0f}'
+            for (workload, label), runs in figures.items()
+            if workload == 'W1' and isinstance(runs, list)
+        ]
+        lines.append('W1 as values/s (median): ' + ', '.join(per_second))
     return '\n'.join(lines)
+
+
+def _number(figure: float) -> str:
+    return f'{figure:12,.2f}' if figure < 100 else f'{figure:12,.0f}'
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -60,7 +60,7 @@ def w1(engine: Engine, implementation: Implementation, sizes: Sizes) -> float:
     worker = Shared(engine, implementation).worker()
     try:
         worker.begin()
-        take = worker.next
+        take = worker.taker()
         started = time.perf_counter()
         for _ in range(calls):
             take()
