@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any
 from weakref import WeakSet
 
 from sqlalchemy import Connection, Engine
@@ -27,13 +26,12 @@ from sqlalchemy.pool import SingletonThreadPool, StaticPool
 from zope.interface import implementer
 
 from ..interfaces import ISequence
+from ..sessions import AnySession
 from . import generic
 from .access import Runner, backend_for
 from .errors import BlockReservationBlocked, SharedConnectionPool
 
 __all__ = ['DEFAULT_BLOCK_SIZE', 'SequenceImplementation']
-
-AnySession = Session | scoped_session[Session]
 
 #: Values reserved per round trip unless ``block_size`` says otherwise; why
 #: this number is explained in the docs' "Pooled sequences" page.
@@ -148,7 +146,7 @@ def _after_fork_in_child() -> None:
     parent's connections alone and gives the child a fresh pool, as
     SQLAlchemy recommends for every engine used across a fork.
     """
-    engines: dict[int, Any] = {}
+    engines: dict[int, Engine] = {}
     for sequence in list(_live):
         sequence._start_afresh()
         engines[id(sequence._engine)] = sequence._engine
