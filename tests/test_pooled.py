@@ -248,3 +248,22 @@ def test_an_engine_on_another_sqlite_file_reserves_while_the_caller_writes(sessi
             assert seq.next(session) == 1
     finally:
         elsewhere.dispose()
+
+
+def test_reservations_never_wait_for_the_engines_pool(db_url):
+    engine = create_engine(db_url, pool_size=1, max_overflow=0, pool_timeout=5)
+    sequences.create(engine)
+    try:
+        with Session(engine) as session, session.begin():
+            seq = SequenceImplementation('seq', session, block_size=1)
+            session.connection()  # the caller now holds the pool's only connection
+            assert [seq.next(session) for _ in range(3)] == [1, 2, 3]
+    finally:
+        engine.dispose()
+
+
+def test_a_lost_reservation_connection_is_replaced_and_the_sequence_goes_on(session):
+    seq = pooled('seq', session, block_size=1)
+    assert seq.next(session) == 1
+    seq._reserver._db.connection.connection.dbapi_connection.close()
+    assert [seq.next(session), seq.next(session)] == [2, 3]

@@ -121,6 +121,11 @@ class SequenceSQL:
         """Whether a driver error says the sequences table does not exist."""
         return False
 
+    @property
+    def increments_in_one_statement(self) -> bool:
+        """Whether :meth:`increment` is one statement, atomic even in autocommit mode."""
+        return self._can_return
+
     def locks_out_other_writers(self, dbapi_connection: Any) -> bool:
         """Whether this connection's open transaction keeps every other
         connection to the database from committing a write.
@@ -175,6 +180,8 @@ class MySQL(SequenceSQL):
     """
 
     _can_return = False
+    # LAST_INSERT_ID(expr) hands the value back with the UPDATE's own reply.
+    increments_in_one_statement = True  # type: ignore[assignment]
 
     def _increment_statement(self) -> Any:
         table = sequences

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import os
 import threading
-from weakref import WeakSet
+from weakref import WeakKeyDictionary, WeakSet
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, exc
 from sqlalchemy.orm import Session, scoped_session
 from sqlalchemy.pool import SingletonThreadPool, StaticPool
 from zope.interface import implementer
@@ -76,9 +76,12 @@ class SequenceImplementation:
         self.block_size = block_size
         self._engine = engine
         self._start_afresh()
+        self._reserver = reserver_for(engine)
+        # Connect before looking at the caller's session, which may take
+        # the last connection the pool has.
+        self._reserver.connect()
         self._refuse_if_caller_locks_us_out(session)
-        with Session(engine) as own, own.begin():
-            generic.SequenceImplementation(name, own)  # checks the name, adds the row if missing
+        self._reserver.create_row(name)
         _live.add(self)
 
     def _start_afresh(self) -> None:
@@ -105,15 +108,9 @@ class SequenceImplementation:
         """Reserve the next block in a transaction of its own; return its first value."""
         if session is not None:
             self._refuse_if_caller_locks_us_out(session)
-        size = self.block_size
-        with self._engine.begin() as connection:
-            db = Runner(connection)
-            ceiling = db.shape().ceiling
-            top = db.run(db.sql.increment, db.cursor, self.name, size, ceiling - size)
-            if top is None:
-                raise generic.why_nothing_changed(db, self.name, ceiling)
+        top = self._reserver.reserve(self.name, self.block_size)
         self._top = top
-        return top - size + 1
+        return top - self.block_size + 1
 
     def _refuse_if_caller_locks_us_out(self, session: AnySession) -> None:
         """Raise rather than wait for a lock the caller itself holds (SQLite's one writer)."""
@@ -133,24 +130,127 @@ class SequenceImplementation:
         return f'<{type(self).__module__}.{type(self).__qualname__} {self.name!r} block_size={self.block_size}>'
 
 
+class Reserver:
+    """The connection of its own on which the pooled sequences of one engine reserve blocks.
+
+    It is taken from the engine once and detached from its pool, so a
+    reservation never waits for a pool that the callers' own sessions have
+    used up. Where the increment is one statement the connection runs in
+    autocommit mode: a reservation is one round trip, committed at once.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._lock = threading.Lock()
+        self._db: Runner | None = None
+
+    def connect(self) -> None:
+        """Take the connection of its own now, if it has none."""
+        with self._lock:
+            self._connection()
+
+    def create_row(self, name: str) -> None:
+        """Add the row of sequence ``name`` unless it exists, committed at once."""
+        with self._lock:
+            db = self._connection()
+            try:
+                with Session(bind=db.connection) as session:
+                    generic.SequenceImplementation(name, session)  # checks the name too
+                    self._commit(db)
+            except BaseException:
+                self._discard()
+                raise
+
+    def reserve(self, name: str, size: int) -> int:
+        """Add ``size`` to sequence ``name`` and commit; return the new stored value."""
+        with self._lock:
+            try:
+                return self._increment(name, size)
+            except exc.DBAPIError as error:
+                if not error.connection_invalidated:
+                    raise
+            # The connection was lost (a server restart, an idle timeout):
+            # try once on a new one. Had the lost reply been a success, a
+            # block is skipped, which a pooled sequence allows.
+            return self._increment(name, size)
+
+    def _increment(self, name: str, size: int) -> int:
+        db = self._connection()
+        try:
+            ceiling = db.shape().ceiling
+            top = db.run(db.sql.increment, db.cursor, name, size, ceiling - size)
+            if top is None:
+                raise generic.why_nothing_changed(db, name, ceiling)
+            self._commit(db)
+        except BaseException:
+            self._discard()
+            raise
+        return top
+
+    def _connection(self) -> Runner:
+        if self._db is None:
+            connection = self.engine.connect()
+            if backend_for(self.engine).sql.increments_in_one_statement:
+                connection.execution_options(isolation_level='AUTOCOMMIT')
+            connection.detach()
+            self._db = Runner(connection)
+        return self._db
+
+    @staticmethod
+    def _commit(db: Runner) -> None:
+        if not db.sql.increments_in_one_statement:
+            db.run(db.connection.connection.commit)
+
+    def _discard(self) -> None:
+        """Close the connection after a failure; the next reservation opens another."""
+        db, self._db = self._db, None
+        if db is not None:
+            try:
+                db.connection.invalidate()
+            except Exception:  # closing a broken connection may fail too; it is gone either way
+                pass
+
+    def _after_fork_in_child(self) -> None:
+        # Closing the inherited connection would end the parent's session on
+        # the server, so it is kept, unused, for the life of the child.
+        if self._db is not None:
+            _inherited.append(self._db)
+        self._db = None
+        self._lock = threading.Lock()
+
+
+_reservers: WeakKeyDictionary[Engine, Reserver] = WeakKeyDictionary()
+_reservers_lock = threading.Lock()
+
+
+def reserver_for(engine: Engine) -> Reserver:
+    """The one :class:`Reserver` of ``engine`` in this process."""
+    with _reservers_lock:
+        reserver = _reservers.get(engine)
+        if reserver is None:
+            reserver = _reservers[engine] = Reserver(engine)
+        return reserver
+
+
 # Every pooled sequence of this process, so that a forked child can drop
 # what it inherited.
 _live: WeakSet[SequenceImplementation] = WeakSet()
+# Connections a forked child inherited: never used, never closed.
+_inherited: list[Runner] = []
 
 
 def _after_fork_in_child() -> None:
     """A child must not hand out its parent's values nor talk on its parent's connections.
 
-    The lock is replaced too: another thread of the parent may have held it
+    Locks are replaced too: another thread of the parent may have held one
     at the moment of the fork. Disposing with ``close=False`` leaves the
-    parent's connections alone and gives the child a fresh pool, as
+    parent's pooled connections alone and gives the child a fresh pool, as
     SQLAlchemy recommends for every engine used across a fork.
     """
-    engines: dict[int, Engine] = {}
     for sequence in list(_live):
         sequence._start_afresh()
-        engines[id(sequence._engine)] = sequence._engine
-    for engine in engines.values():
+    for engine, reserver in list(_reservers.items()):
+        reserver._after_fork_in_child()
         engine.dispose(close=False)
 
 
