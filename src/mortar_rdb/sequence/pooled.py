@@ -1,8 +1,8 @@
 """Unique, fast values: blocks reserved from the ``sequences`` table.
 
 Each process reserves a block of ``block_size`` values at a time, in a short
-transaction of its own on a connection of its own, and hands the values out
-from memory. The stored value of the row is the top of the last block
+transaction of its own on a connection of its own (one per engine, detached
+from the engine's pool), and hands the values out from memory. The stored value of the row is the top of the last block
 reserved, so pooled users in any number of processes, and gapless users of
 :mod:`~mortar_rdb.sequence.generic` sharing the same name, never receive the
 same value.
