@@ -126,12 +126,13 @@ class SequenceSQL:
         """Whether :meth:`increment` is one statement, atomic even in autocommit mode."""
         return self._can_return
 
+    #: Whether one transaction can keep every other connection from writing
+    #: (SQLite); servers lock rows instead.
+    single_writer = False
+
     def locks_out_other_writers(self, dbapi_connection: Any) -> bool:
         """Whether this connection's open transaction keeps every other
         connection to the database from committing a write.
-
-        Servers lock rows, so the answer is no; a database with a single
-        writer says yes while a transaction is open.
         """
         return False
 
@@ -163,6 +164,8 @@ class SQLite(SequenceSQL):
 
     def is_missing_table(self, error: BaseException) -> bool:
         return 'no such table' in str(error)
+
+    single_writer = True
 
     def locks_out_other_writers(self, dbapi_connection: Any) -> bool:
         # The sqlite3 module opens a transaction before the first write, and

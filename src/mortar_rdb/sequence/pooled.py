@@ -94,7 +94,7 @@ class SequenceImplementation:
         """The next value of this process's block, reserving a block when it is used up.
 
         ``session`` is not written to: the value belongs to the caller whether
-        its transaction commits or not. It is only looked at before a
+        its transaction commits or not. On SQLite it is looked at before a
         reservation, to fail fast where that would wait for its own lock.
         """
         with self._lock:
@@ -114,6 +114,9 @@ class SequenceImplementation:
 
     def _refuse_if_caller_locks_us_out(self, session: AnySession) -> None:
         """Raise rather than wait for a lock the caller itself holds (SQLite's one writer)."""
+        sql = backend_for(self._engine).sql
+        if not sql.single_writer:
+            return
         if isinstance(session, scoped_session):
             session = session()
         if not session.in_transaction():
@@ -122,7 +125,6 @@ class SequenceImplementation:
         mine, theirs = self._engine.url, connection.engine.url
         if (mine.get_backend_name(), mine.database) != (theirs.get_backend_name(), theirs.database):
             return
-        sql = backend_for(self._engine).sql
         if sql.locks_out_other_writers(connection.connection.dbapi_connection):
             raise BlockReservationBlocked(self.name)
 
