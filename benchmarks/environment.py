@@ -24,10 +24,10 @@ def package_version(name: str) -> str:
 
 
 def software() -> str:
-    packages = ', '.join(
-        f'{name} {package_version(name)}' for name in ('mortar_rdb', 'SQLAlchemy', 'psycopg', 'psycopg-binary', 'PyMySQL')
-    )
-    return f'Python {platform.python_version()} ({platform.python_implementation()}), {packages}, sqlite3 library {sqlite3.sqlite_version}'
+    names = ('mortar_rdb', 'SQLAlchemy', 'psycopg', 'psycopg-binary', 'PyMySQL')
+    packages = ', '.join(f'{name} {package_version(name)}' for name in names)
+    python = f'Python {platform.python_version()} ({platform.python_implementation()})'
+    return f'{python}, {packages}, sqlite3 library {sqlite3.sqlite_version}'
 
 
 def machine() -> str:

@@ -14,7 +14,6 @@ from typing import Any, Protocol
 from sqlalchemy import Column, Engine, Integer, MetaData, Table, delete, insert, select
 from sqlalchemy.orm import Session
 
-from mortar_rdb.interfaces import ISequence
 from mortar_rdb.sequence import generic, pooled
 from mortar_rdb.sequence.dialects import sql_for
 from mortar_rdb.sequence.generic import sequences
@@ -34,7 +33,7 @@ class Implementation:
     #: Whether committed values are exactly 1..K (checked by W2c and W3).
     gapless: bool
     #: ``make(name, session)`` returns the sequence; None for the raw driver.
-    make: Callable[[str, Session], ISequence] | None
+    make: Callable[[str, Session], Any] | None
     #: ``next()`` calls W1 makes in one transaction; fast ones need many to be timed.
     w1_calls: int = 2000
     applies: Callable[[Engine], bool] = field(default=lambda engine: True)
@@ -89,7 +88,7 @@ class Shared:
         self.engine = engine
         self.implementation = implementation
         self.name = sequence_name(implementation.label)
-        self.sequence: ISequence | None = None
+        self.sequence: Any = None
         if implementation.make is not None:
             with Session(engine) as session, session.begin():
                 self.sequence = implementation.make(self.name, session)
@@ -103,7 +102,7 @@ class Shared:
 class LibraryWorker:
     """A session of its own and the shared sequence, as an application uses them."""
 
-    def __init__(self, engine: Engine, sequence: ISequence) -> None:
+    def __init__(self, engine: Engine, sequence: Any) -> None:
         self.session = Session(engine)
         self.sequence = sequence
         self.take = partial(sequence.next, self.session)
@@ -112,7 +111,7 @@ class LibraryWorker:
         self.session.begin()
 
     def next(self) -> int:
-        return self.take()  # type: ignore[no-any-return]
+        return self.take()
 
     def taker(self) -> Callable[[], int]:
         """The cheapest call that takes a value, for tight loops."""
@@ -166,7 +165,7 @@ class RawWorker:
     def next(self) -> int:
         cursor = self.cursor
         cursor.execute(self.sql, self.parameters)
-        return cursor.fetchone()[0] if self.returns else cursor.lastrowid  # type: ignore[no-any-return]
+        return cursor.fetchone()[0] if self.returns else cursor.lastrowid
 
     def taker(self) -> Callable[[], int]:
         return self.next

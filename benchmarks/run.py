@@ -24,11 +24,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sqlalchemy import Engine, create_engine  # noqa: E402
-
 import environment  # noqa: E402
 import workloads  # noqa: E402
 from implementations import IMPLEMENTATIONS, RAW, Implementation  # noqa: E402
+from sqlalchemy import Engine, create_engine  # noqa: E402
 
 SERVERS = {'postgresql': 'MORTAR_RDB_TEST_POSTGRESQL', 'mariadb': 'MORTAR_RDB_TEST_MARIADB'}
 WORKLOADS = ('W1', 'W2', 'W2c', 'W3')
@@ -84,19 +83,38 @@ def measure(
     return figures
 
 
-def _one(workload: str, engine: Engine, implementation: Implementation, sizes: workloads.Sizes, team, run: int) -> float:
-    if workload == 'W3':
+def _one(
+    workload: str,
+    engine: Engine,
+    implementation: Implementation,
+    sizes: workloads.Sizes,
+    team: workloads.ProcessTeam | None,
+    run: int,
+) -> float:
+    if team is not None and workload == 'W3':
         return workloads.w3(engine, implementation, sizes, team, run)
     run_workload: Callable[..., float] = getattr(workloads, workload.lower())
     return run_workload(engine, implementation, sizes)
 
 
-def table(figures: dict[tuple[str, str], list[float] | str], implementations: list[Implementation], chosen) -> str:
-    header = f'{"workload":8} {"implementation":14} {"median":>12} {"min":>12} {"max":>12} {"unit":10} {"x raw":>7} {"x generic":>9}'
+def _speed(workload: str, mine: float, other: float) -> float:
+    """How many times faster ``mine`` is than ``other``: W1 is a time per call, the rest throughput."""
+    return other / mine if workload == 'W1' else mine / other
+
+
+def table(
+    figures: dict[tuple[str, str], list[float] | str], implementations: list[Implementation], chosen: tuple[str, ...]
+) -> str:
+    header = (
+        f'{"workload":8} {"implementation":14} {"median":>12} {"min":>12} {"max":>12} {"unit":10}'
+        f' {"x raw":>7} {"x generic":>9}'
+    )
     lines = [header, '-' * len(header)]
     for workload in chosen:
         medians = {
-            label: statistics.median(runs) for (w, label), runs in figures.items() if w == workload and isinstance(runs, list)
+            label: statistics.median(runs)
+            for (w, label), runs in figures.items()
+            if w == workload and isinstance(runs, list)
         }
         for implementation in implementations:
             runs = figures.get((workload, implementation.label))
@@ -107,13 +125,12 @@ def table(figures: dict[tuple[str, str], list[float] | str], implementations: li
                 lines.append(f'{name} {runs}')
                 continue
             median = medians[implementation.label]
-            # "x raw" and "x generic" are speed factors: above 1 is faster.
-            speed = (lambda other: other / median) if workload == 'W1' else (lambda other: median / other)
-            versus = [f'{speed(medians[other]):.2f}' if other in medians else '-' for other in (RAW, 'generic')]
-            low, high = min(runs), max(runs)
-            lines.append(
-                f'{name} {_number(median)} {_number(low)} {_number(high)} {UNITS[workload]:10} {versus[0]:>7} {versus[1]:>9}'
-            )
+            versus = [
+                f'{_speed(workload, median, medians[other]):.2f}' if other in medians else '-'
+                for other in (RAW, 'generic')
+            ]
+            figures_shown = ' '.join(_number(figure) for figure in (median, min(runs), max(runs)))
+            lines.append(f'{name} {figures_shown} {UNITS[workload]:10} {versus[0]:>7} {versus[1]:>9}')
     if 'W1' in chosen:
         per_second = [
             f'{label} {1e6 / statistics.median(runs):,.0f}'
@@ -135,7 +152,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--runs', type=int, help='runs per figure (default 5, or 3 with --quick)')
     parser.add_argument('--workload', action='append', choices=WORKLOADS, help='only this workload (repeatable)')
     parser.add_argument(
-        '--impl', action='append', choices=[i.label for i in IMPLEMENTATIONS], help='only this implementation (repeatable)'
+        '--impl',
+        action='append',
+        choices=[i.label for i in IMPLEMENTATIONS],
+        help='only this implementation (repeatable)',
     )
     arguments = parser.parse_args(argv)
     sizes = workloads.QUICK if arguments.quick else workloads.FULL
@@ -145,18 +165,20 @@ def main(argv: list[str] | None = None) -> int:
     print(f'software: {environment.software()}')
     print(f'machine:  {environment.machine()}')
     print(f'runs: {runs} per figure; sizes: {sizes}')
-    for name, url in database_urls(arguments.db).items():
+    for url in database_urls(arguments.db).values():
         engine = create_engine(url)
         try:
             implementations = [
-                i for i in IMPLEMENTATIONS if i.applies(engine) and (not arguments.impl or i.label in arguments.impl)
+                implementation
+                for implementation in IMPLEMENTATIONS
+                if implementation.applies(engine) and (not arguments.impl or implementation.label in arguments.impl)
             ]
             print(f'\n== {environment.server(engine)}', flush=True)
             figures = measure(engine, url, implementations, chosen, sizes, runs)
             print(table(figures, implementations, chosen), flush=True)
         finally:
             engine.dispose()
-    print(f'\nx raw / x generic: how many times faster than the raw driver / the generic implementation')
+    print('\nx raw / x generic: how many times faster than the raw driver / the generic implementation')
     print(f'(W1 compares time per call, the others throughput). Total time: {time.monotonic() - started:.0f} s;')
     print(f'machine load average at the end: {environment.machine().rsplit("load average ", 1)[1]}')
     return 0

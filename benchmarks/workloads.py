@@ -19,9 +19,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, create_engine
-
 from implementations import BY_LABEL, Implementation, Shared, committed_values, reset
+from sqlalchemy import Engine, create_engine
 
 
 @dataclass(frozen=True)

@@ -1,20 +1,26 @@
 """Small helpers shared by the tests."""
 from __future__ import annotations
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, select
+from sqlalchemy import create_engine, select
 
 from mortar_rdb.sequence.generic import sequences
 from mortar_rdb.transactions import mark_written
 
+MORTAR_3_TABLE = 'CREATE TABLE sequences (name VARCHAR(20) NOT NULL, current INTEGER, PRIMARY KEY (name))'
 
-def legacy_table() -> Table:
-    """The sequences table as mortar_rdb 3.0 created it."""
-    return Table(
-        'sequences',
-        MetaData(),
-        Column('name', String(20), primary_key=True),
-        Column('current', Integer),
-    )
+
+def make_mortar3_table(url, rows=(('invoices', 41),)):
+    """Create 3.0's table (``name VARCHAR(20)``, nullable 32-bit ``current``) holding ``rows``."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(MORTAR_3_TABLE)
+            for name, current in rows:
+                connection.exec_driver_sql(
+                    f"INSERT INTO sequences (name, current) VALUES ('{name}', {'NULL' if current is None else current})"
+                )
+    finally:
+        engine.dispose()
 
 
 def stored_values(url: str) -> dict[str, int]:

@@ -2,6 +2,7 @@
 import pytest
 import transaction
 from sqlalchemy import create_engine, delete, text, update
+from sqlalchemy.exc import DBAPIError
 from zope.interface.verify import verifyObject
 
 from mortar_rdb import get_session, register_session
@@ -15,7 +16,7 @@ from mortar_rdb.sequence.errors import (
 )
 from mortar_rdb.sequence.generic import SequenceImplementation, sequences
 
-from .helpers import legacy_table, stored_values, write
+from .helpers import make_mortar3_table, stored_values, write
 
 
 @pytest.fixture
@@ -183,12 +184,7 @@ def test_names_differing_in_case_or_trailing_space_are_different_sequences(sessi
 @pytest.fixture
 def legacy_session(db_url):
     """A session on a database whose sequences table mortar_rdb 3.0 made."""
-    engine = create_engine(db_url)
-    legacy = legacy_table()
-    legacy.create(engine)
-    with engine.begin() as connection:
-        connection.execute(legacy.insert().values(name='invoices', current=41))
-    engine.dispose()
+    make_mortar3_table(db_url)
     register_session(db_url)
     return get_session()
 
@@ -268,7 +264,7 @@ def test_an_echoing_engine_logs_the_sequence_sql(db_url, caplog):
 
 def test_a_value_taken_after_a_failed_statement_needs_a_rollback_first(session):
     seq = registered('seq', session)
-    with pytest.raises(Exception):
+    with pytest.raises(DBAPIError):
         session.execute(text('SELECT * FROM no_such_table'))
     transaction.abort()
     assert seq.next(session) == 1

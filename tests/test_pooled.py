@@ -24,7 +24,7 @@ from mortar_rdb.sequence.generic import sequences
 from mortar_rdb.sequence.pooled import DEFAULT_BLOCK_SIZE, SequenceImplementation
 
 from .helpers import stored_values, write
-from .workers import take_values, taken, taken_metadata
+from .pooled_workers import take_values, taken, taken_metadata
 
 
 @pytest.fixture
@@ -138,7 +138,7 @@ def test_threads_sharing_one_sequence_get_each_value_once_in_order(session):
 def test_processes_with_random_rollbacks_never_get_the_same_value(session, db_url):
     jobs = [(db_url, 'seq', 'pooled', {'block_size': 7}, 1000, 0.2, seed) for seed in range(4)]
     with ProcessPoolExecutor(4, mp_context=multiprocessing.get_context('spawn')) as pool:
-        results = list(pool.map(take_values, *zip(*jobs)))
+        results = list(pool.map(take_values, *zip(*jobs, strict=True)))
     handed_out = Counter(value for result in results for value in result['handed_out'])
     assert sum(handed_out.values()) == 4000
     assert [value for value, times in handed_out.items() if times > 1] == []
@@ -151,7 +151,7 @@ def test_generic_and_pooled_processes_on_one_name_never_commit_the_same_value(se
         for seed, impl in enumerate(['generic', 'pooled', 'generic', 'pooled'])
     ]
     with ProcessPoolExecutor(4, mp_context=multiprocessing.get_context('spawn')) as pool:
-        results = list(pool.map(take_values, *zip(*jobs)))
+        results = list(pool.map(take_values, *zip(*jobs, strict=True)))
     committed = Counter(value for result in results for value in result['committed'])
     assert [value for value, times in committed.items() if times > 1] == []
 
@@ -267,3 +267,9 @@ def test_a_lost_reservation_connection_is_replaced_and_the_sequence_goes_on(sess
     assert seq.next(session) == 1
     seq._reserver._db.connection.connection.dbapi_connection.close()
     assert [seq.next(session), seq.next(session)] == [2, 3]
+
+
+def test_a_new_sequence_starts_at_the_start_given(session):
+    with transaction.manager:
+        seq = register_sequence('seq', session, impl=SequenceImplementation, start=500, block_size=3)
+    assert [seq.next(session) for _ in range(4)] == [500, 501, 502, 503]

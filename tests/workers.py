@@ -1,49 +1,43 @@
-"""Work run in other processes by the concurrency tests.
-
-Functions here are importable by name, so a 'spawn' child (which starts a
-fresh interpreter) can run them.
-"""
+"""Code that runs in other processes during the concurrency tests."""
 from __future__ import annotations
 
 import random
 
-from sqlalchemy import Column, Integer, MetaData, Table, create_engine, insert
-from sqlalchemy.orm import Session
+import transaction
+from sqlalchemy import Column, Integer, MetaData, Table
 
-from mortar_rdb.sequence import generic, pooled
+from mortar_rdb import get_session, register_session
+from mortar_rdb.sequence import get_sequence, register_sequence
+from mortar_rdb.transactions import mark_written
 
-taken_metadata = MetaData()
-#: What the workers' committed transactions stored: a duplicate value would
-#: break the primary key.
-taken = Table('taken', taken_metadata, Column('value', Integer, primary_key=True, autoincrement=False))
+metadata = MetaData()
 
-IMPLEMENTATIONS = {'generic': (generic.SequenceImplementation, {}), 'pooled': (pooled.SequenceImplementation, {})}
+#: One row per committed value: the primary key catches any duplicate.
+taken = Table('taken', metadata, Column('value', Integer, primary_key=True, autoincrement=False))
 
 
-def take_values(url: str, name: str, impl: str, options: dict, count: int, rollback_rate: float, seed: int) -> dict:
-    """Take ``count`` values, each in a transaction that stores it and may roll back.
+def take_values(url: str, name: str, transactions: int, rollback_ratio: float, seed: int) -> int:
+    """Take one value per transaction, recording it in ``taken``.
 
-    Returns every value handed out, and those whose transaction committed.
+    A ``rollback_ratio`` share of the transactions are rolled back, giving
+    their values back. Returns how many transactions committed.
     """
-    engine = create_engine(url)
-    chance = random.Random(seed)
-    handed_out: list[int] = []
-    committed: list[int] = []
-    factory, defaults = IMPLEMENTATIONS[impl]
-    try:
-        with Session(engine) as session:
-            with session.begin():
-                sequence = factory(name, session, **{**defaults, **options})
-            for _ in range(count):
-                session.begin()
-                value = sequence.next(session)
-                handed_out.append(value)
-                session.execute(insert(taken).values(value=value))
-                if chance.random() < rollback_rate:
-                    session.rollback()
-                else:
-                    session.commit()
-                    committed.append(value)
-    finally:
-        engine.dispose()
-    return {'handed_out': handed_out, 'committed': committed}
+    rng = random.Random(seed)
+    register_session(url)
+    with transaction.manager:
+        register_sequence(name, get_session())
+    sequence = get_sequence(name)
+    committed = 0
+    for _ in range(transactions):
+        session = get_session()
+        value = sequence.next(session)
+        session.execute(taken.insert().values(value=value))
+        mark_written(session())
+        if rng.random() < rollback_ratio:
+            transaction.abort()
+        else:
+            transaction.commit()
+            committed += 1
+    get_session().remove()
+    get_session().bind.dispose()
+    return committed

@@ -1,7 +1,7 @@
 """The interfaces that mortar_rdb registers its components under."""
 from __future__ import annotations
 
-from zope.interface import Interface
+from zope.interface import Attribute, Interface
 
 
 class ISession(Interface):
@@ -15,5 +15,68 @@ class ISession(Interface):
 class ISequence(Interface):
     """A named source of non-repeating integers."""
 
-    def next(session):  # type: ignore[misc]  # zope interface methods take no self
+    def next(session):
         """Return the next integer of the sequence, using ``session``."""
+
+
+class IManagedSequence(ISequence):
+    """A sequence that can also be inspected, moved forward, and dropped.
+
+    It extends :class:`ISequence`, so code written for ``next()`` alone
+    works unchanged. Every implementation shipped with mortar_rdb provides
+    it. Values are integers of at least 1.
+    """
+
+    name = Attribute('The name the sequence is stored under.')
+
+    def next_many(session, count):
+        """Take ``count`` values at once and return them as a ``range``.
+
+        One round trip to the database where the implementation allows; the
+        range is contiguous (``range(first, first + count)``). ``count`` must
+        be a positive integer.
+        """
+
+    def current(session):
+        """The value just below the one ``next()`` would return now, or None.
+
+        That is the last value handed out, or ``start - 1`` before the first
+        one (``value - 1`` after a restart); None when that is below 1, as for
+        a new sequence starting at 1. A snapshot: other transactions may take
+        values as soon as it is read. Takes nothing.
+        """
+
+    def restart(session, value, force=False):
+        """Make ``value`` the next value ``next()`` returns.
+
+        Moving backwards (``value`` at or below :meth:`current`) could hand
+        the same number out twice, so it raises
+        :class:`~mortar_rdb.sequence.errors.SequenceRestartRefused` unless
+        ``force`` is true.
+        """
+
+    def drop(session):
+        """Remove the sequence's storage; return whether there was any.
+
+        Called by :func:`mortar_rdb.sequence.drop_sequence`, which also
+        removes the registration.
+        """
+
+
+class IManagedSequenceFactory(Interface):
+    """What an implementation class offers besides making sequences.
+
+    Pass such a class as ``impl`` to
+    :func:`~mortar_rdb.sequence.register_sequence` and
+    :func:`~mortar_rdb.sequence.drop_sequence`.
+    """
+
+    def __call__(name, session, start=1, **options):
+        """Create the sequence's storage if missing and return the sequence.
+
+        ``start`` is the first value of a sequence whose storage is created
+        now; a sequence that already exists keeps its value.
+        """
+
+    def drop_storage(name, session):
+        """Remove the storage of sequence ``name``; return whether there was any."""

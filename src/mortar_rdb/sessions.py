@@ -50,7 +50,7 @@ def register_session(
     factory = sessionmaker(bind=engine, class_=TwoPhaseWhereSupportedSession, twophase=twophase)
     session: AnySession
     if scoped:
-        session = scoped_session(factory)
+        session = scoped_session(factory)  # type: ignore[arg-type]
         if transactional:
             register_with_transaction(session)
     else:
@@ -66,7 +66,7 @@ def get_session(name: str = '') -> AnySession:
             f'No session is registered with the name {name!r}: '
             f'call register_session(url, name={name!r}) first.'
         )
-    return session  # type: ignore[no-any-return]
+    return session
 
 
 def drop_tables(engine: Engine) -> None:

@@ -48,7 +48,7 @@ class TwoPhaseWhereSupportedSession(Session):
 
     _twophase_requested = False
 
-    @property  # type: ignore[override]
+    @property
     def twophase(self) -> bool:
         if not self._twophase_requested:
             return False

@@ -5,31 +5,37 @@ from typing import Any
 
 from sqlalchemy.orm import Session, scoped_session
 
-from ..interfaces import ISequence
+from ..interfaces import IManagedSequence, ISequence
 from ..registry import components
 from .errors import SequenceNotRegistered
 from .generic import SequenceImplementation
+from .table import metadata
 
-__all__ = ['get_sequence', 'register_sequence']
+__all__ = ['drop_sequence', 'get_sequence', 'metadata', 'register_sequence']
 
 
 def register_sequence(
     name: str,
     session: Session | scoped_session[Session],
     impl: Any = SequenceImplementation,
+    start: int | None = None,
     **options: Any,
 ) -> ISequence:
     """Create (if needed) and register the sequence ``name``.
 
     ``impl`` is the implementation class; it is called as
-    ``impl(name, session, **options)``. The default,
+    ``impl(name, session, **options)``. ``start`` is the first value of a
+    sequence created now (1 if not given); a sequence that exists already
+    keeps its value. The default,
     :class:`mortar_rdb.sequence.generic.SequenceImplementation`, may insert a
     row through ``session``, so commit its transaction afterwards.
     Registering a name again replaces the earlier registration.
     """
+    if start is not None:
+        options['start'] = start
     sequence = impl(name, session, **options)
     components().registerUtility(sequence, provided=ISequence, name=name)
-    return sequence  # type: ignore[no-any-return]
+    return sequence
 
 
 def get_sequence(name: str) -> ISequence:
@@ -37,4 +43,28 @@ def get_sequence(name: str) -> ISequence:
     sequence = components().queryUtility(ISequence, name)
     if sequence is None:
         raise SequenceNotRegistered(name)
-    return sequence  # type: ignore[no-any-return]
+    return sequence
+
+
+def drop_sequence(name: str, session: Session | scoped_session[Session], impl: Any = SequenceImplementation) -> bool:
+    """Remove the sequence ``name``: its storage and its registration.
+
+    Returns whether it had storage in ``session``'s database. A registered
+    sequence removes its own storage; for a name that is not registered,
+    ``impl.drop_storage(name, session)`` does. The storage goes when the
+    transaction commits, the registration at once: once dropped, a sequence
+    that is registered again starts from its ``start``.
+    """
+    sequence = components().queryUtility(ISequence, name)
+    if sequence is None:
+        existed = bool(impl.drop_storage(name, session))
+    elif IManagedSequence.providedBy(sequence):
+        existed = bool(sequence.drop(session))
+    else:
+        raise TypeError(
+            f'Sequence {name!r} is a {type(sequence).__name__}, which cannot drop its own storage: '
+            'remove that yourself, then unregister it with mortar_rdb.registry.components()'
+            f'.unregisterUtility(provided=ISequence, name={name!r}).'
+        )
+    components().unregisterUtility(provided=ISequence, name=name)
+    return existed

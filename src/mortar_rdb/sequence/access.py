@@ -121,7 +121,7 @@ class Runner:
             wrapped = self._wrap(error)
             raise self._translate(wrapped) from error
 
-    def _wrap(self, error: Exception) -> exc.DBAPIError:
+    def _wrap(self, error: Any) -> exc.StatementError:
         dialect = self.connection.dialect
         disconnected = dialect.is_disconnect(error, self.connection.connection.dbapi_connection, None)
         if disconnected:
@@ -135,9 +135,9 @@ class Runner:
             dialect=dialect,
         )
 
-    def _translate(self, error: exc.DBAPIError) -> Exception:
+    def _translate(self, error: exc.StatementError) -> Exception:
         self.backend.forget_shape()
-        if self.sql.is_missing_table(error.orig):
+        if error.orig is not None and self.sql.is_missing_table(error.orig):
             return SequenceTableMissing(self.backend.where)
         return error
 

@@ -13,16 +13,33 @@ from collections.abc import Callable, Mapping
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, SmallInteger, bindparam, func, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Integer,
+    SmallInteger,
+    bindparam,
+    delete,
+    func,
+    insert,
+    inspect,
+    select,
+    update,
+)
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Dialect
+from sqlalchemy.schema import CreateTable
 from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import BindParameter
 
-from .table import INT64_MAX, sequences
+from .errors import SequenceTableNotUpgradable
+from .table import INT64_MAX, NAME_LENGTH, sequences
 
 Values = Mapping[str, Any]
 
-_name = bindparam('seq_name')
+_name: BindParameter[str] = bindparam('seq_name')
+_current = bindparam('current', type_=BigInteger)
 
 
 class Statement:
@@ -32,12 +49,18 @@ class Statement:
 
     def __init__(self, statement: ClauseElement, dialect: Dialect) -> None:
         compiled = statement.compile(dialect=dialect)
+        assert isinstance(compiled, SQLCompiler)
         self.sql = compiled.string
         self._parameters: Callable[[Values], Any]
         if dialect.positional:
             order = compiled.positiontup or []
-            pick = itemgetter(*order)
-            self._parameters = (lambda values: (pick(values),)) if len(order) == 1 else pick
+            if not order:
+                self._parameters = lambda values: ()
+            elif len(order) == 1:
+                pick = itemgetter(*order)
+                self._parameters = lambda values: (pick(values),)
+            else:
+                self._parameters = itemgetter(*order)
         else:
             self._parameters = dict
 
@@ -62,6 +85,13 @@ class SequenceSQL:
         self._update = Statement(self._increment_statement(), dialect)
         self.increment: Callable[[Any, str, int, int], int | None] = (
             self._increment_returning if self._can_return else self._increment_then_select
+        )
+        self._select_all = Statement(select(table.c.name, table.c.current), dialect)
+        self._delete = Statement(delete(table).where(table.c.name == _name), dialect)
+        self._restart_any = Statement(update(table).where(table.c.name == _name).values(current=_current), dialect)
+        self._restart_forward = Statement(
+            update(table).where(table.c.name == _name, table.c.current <= _current).values(current=_current),
+            dialect,
         )
 
     @property
@@ -107,6 +137,60 @@ class SequenceSQL:
         """Create the row for ``name`` holding ``current``, unless it exists."""
         self._insert.execute(cursor, {'seq_name': name, 'current': current})
 
+    def all(self, cursor: Any) -> list[tuple[str, int]]:
+        """Every sequence's name and stored value, in no particular order."""
+        return [(name, int(current)) for name, current in self._select_all.execute(cursor, {}).fetchall()]
+
+    def delete(self, cursor: Any, name: str) -> bool:
+        """Delete the row of sequence ``name``; True when there was one."""
+        return bool(self._delete.execute(cursor, {'seq_name': name}).rowcount == 1)
+
+    def restart(self, cursor: Any, name: str, current: int, force: bool) -> bool:
+        """Store ``current`` for ``name``; True when the row was changed.
+
+        Without ``force`` the row only changes when its value is at most
+        ``current``: the check and the change are one statement.
+        """
+        statement = self._restart_any if force else self._restart_forward
+        return bool(statement.execute(cursor, {'seq_name': name, 'current': current}).rowcount == 1)
+
+    # Table upgrades, from mortar_rdb 3.0's ``name VARCHAR(20)`` and 32-bit
+    # ``current`` to the shape of :data:`~mortar_rdb.sequence.table.sequences`.
+    # They run on a SQLAlchemy connection, in its transaction.
+
+    def outdated(self, connection: Connection) -> list[str]:
+        """How the existing sequences table differs from the current shape."""
+        columns = {column['name'].lower(): column for column in inspect(connection).get_columns(sequences.name)}
+        differences = []
+        name, current = columns.get('name'), columns.get('current')
+        if name is None or current is None:
+            raise SequenceTableNotUpgradable(
+                'The sequences table has no name or no current column, so it was not made by '
+                'mortar_rdb; rename it, then create a new one with create-table.'
+            )
+        length = getattr(name['type'], 'length', None)
+        if length is not None and length < NAME_LENGTH:
+            differences.append(f'names hold {length} characters, not {NAME_LENGTH}')
+        if not isinstance(current['type'], BigInteger):
+            differences.append(f'current is {current["type"]!r}, not 64-bit')
+        if current['nullable']:
+            differences.append('current accepts NULL')
+        return differences
+
+    def quote(self, identifier: str) -> str:
+        return str(self.dialect.identifier_preparer.quote(identifier))
+
+    def column_ddl(self, column_name: str) -> str:
+        """The type of ``column_name`` as the current table declares it."""
+        return str(sequences.c[column_name].type.compile(dialect=self.dialect))
+
+    def upgrade(self, connection: Connection) -> None:
+        """Alter the sequences table to the current shape, keeping every row."""
+        raise SequenceTableNotUpgradable(
+            f'mortar_rdb cannot upgrade a sequences table on {self.dialect.name}; alter it by '
+            f'hand to name {self.column_ddl("name")} and current BIGINT NOT NULL.'
+        )
+
     def integer_ceiling(self, column_type: object) -> int:
         """The largest value a column of ``column_type`` holds."""
         if isinstance(column_type, BigInteger):
@@ -148,6 +232,15 @@ class PostgreSQL(SequenceSQL):
     def is_missing_table(self, error: BaseException) -> bool:
         return (getattr(error, 'sqlstate', None) or getattr(error, 'pgcode', None)) == '42P01'
 
+    def upgrade(self, connection: Connection) -> None:
+        # Transactional DDL: all or nothing, with the caller's transaction.
+        table, name, current = (self.quote(n) for n in (sequences.name, 'name', 'current'))
+        connection.exec_driver_sql(
+            f'ALTER TABLE {table} ALTER COLUMN {name} TYPE {self.column_ddl("name")}, '
+            f'ALTER COLUMN {current} TYPE {self.column_ddl("current")}, '
+            f'ALTER COLUMN {current} SET NOT NULL'
+        )
+
 
 class SQLite(SequenceSQL):
     def _insert_missing_statement(self) -> Any:
@@ -164,6 +257,22 @@ class SQLite(SequenceSQL):
 
     def is_missing_table(self, error: BaseException) -> bool:
         return 'no such table' in str(error)
+
+    def upgrade(self, connection: Connection) -> None:
+        # SQLite cannot alter a column: rename the old table, create the new
+        # one and copy the rows across. DDL is transactional in SQLite, but the
+        # sqlite3 module only opens a transaction before DML, so open one
+        # ourselves for the four statements to be all or nothing.
+        if not connection.connection.driver_connection.in_transaction:  # type: ignore[union-attr]
+            connection.exec_driver_sql('BEGIN')
+        table, old = self.quote(sequences.name), self.quote(sequences.name + '_mortar_rdb_3')
+        name, current = self.quote('name'), self.quote('current')
+        connection.exec_driver_sql(f'ALTER TABLE {table} RENAME TO {old}')
+        connection.exec_driver_sql(str(CreateTable(sequences).compile(dialect=self.dialect)))
+        connection.exec_driver_sql(
+            f'INSERT INTO {table} ({name}, {current}) SELECT {name}, {current} FROM {old}'
+        )
+        connection.exec_driver_sql(f'DROP TABLE {old}')
 
     single_writer = True
 
@@ -184,7 +293,7 @@ class MySQL(SequenceSQL):
 
     _can_return = False
     # LAST_INSERT_ID(expr) hands the value back with the UPDATE's own reply.
-    increments_in_one_statement = True  # type: ignore[assignment]
+    increments_in_one_statement = True
 
     def _increment_statement(self) -> Any:
         table = sequences
@@ -208,6 +317,31 @@ class MySQL(SequenceSQL):
 
     def is_missing_table(self, error: BaseException) -> bool:
         return bool(error.args) and error.args[0] == 1146
+
+    def _name_collation(self) -> str | None:
+        return getattr(sequences.c.name.type.dialect_impl(self.dialect), 'collation', None)
+
+    def outdated(self, connection: Connection) -> list[str]:
+        differences = super().outdated(connection)
+        # Reflection leaves out a collation that is the table's default.
+        collation = connection.exec_driver_sql(
+            'SELECT collation_name FROM information_schema.columns '
+            'WHERE table_schema = DATABASE() AND table_name = %s AND column_name = %s',
+            (sequences.name, 'name'),
+        ).scalar()
+        wanted = self._name_collation()
+        if wanted is not None and collation != wanted:
+            differences.append(f'names compare with {collation}, not {wanted}')
+        return differences
+
+    def upgrade(self, connection: Connection) -> None:
+        # One ALTER TABLE: the server applies it whole or not at all (and
+        # commits the transaction around it, as it does for any DDL).
+        table, name, current = (self.quote(n) for n in (sequences.name, 'name', 'current'))
+        connection.exec_driver_sql(
+            f'ALTER TABLE {table} MODIFY {name} {self.column_ddl("name")} NOT NULL, '
+            f'MODIFY {current} {self.column_ddl("current")} NOT NULL'
+        )
 
 
 _BY_DIALECT: dict[str, type[SequenceSQL]] = {

@@ -7,6 +7,15 @@ from zope.interface.interfaces import ComponentLookupError
 class SequenceError(Exception):
     """Base class of every error raised by :mod:`mortar_rdb.sequence`."""
 
+    # The arguments the error was made from, so that it pickles (a worker
+    # process's error must reach its parent intact).
+    _made_from: tuple[object, ...] = ()
+
+    def __reduce__(self) -> str | tuple[object, ...]:
+        if self._made_from:
+            return (type(self), self._made_from)
+        return super().__reduce__()
+
 
 class SequenceNotRegistered(SequenceError, ComponentLookupError):
     """:func:`~mortar_rdb.sequence.get_sequence` was asked for an unknown name."""
@@ -17,6 +26,7 @@ class SequenceNotRegistered(SequenceError, ComponentLookupError):
             f'call register_sequence({name!r}, session) during configuration.'
         )
         self.name = name
+        self._made_from = (name,)
 
 
 class InvalidSequenceName(SequenceError, ValueError, TypeError):
@@ -33,6 +43,7 @@ class SequenceTableMissing(SequenceError):
             'mortar_rdb.sequence.generic.source in your Config, '
             'or "python -m mortar_rdb.sequence create-table --url URL".'
         )
+        self._made_from = (where,)
 
 
 class SequenceMissing(SequenceError, LookupError):
@@ -49,6 +60,7 @@ class SequenceMissing(SequenceError, LookupError):
             'with register_sequence() only if restarting its numbering is safe.'
         )
         self.name = name
+        self._made_from = (name, where)
 
 
 class SequenceOverflow(SequenceError, OverflowError):
@@ -66,6 +78,42 @@ class SequenceOverflow(SequenceError, OverflowError):
         )
         self.name = name
         self.ceiling = ceiling
+        self._made_from = (name, ceiling)
+
+
+class InvalidSequenceValue(SequenceError, ValueError):
+    """A start, restart value or count is not an integer the sequence can take."""
+
+
+class SequenceRestartRefused(SequenceError, ValueError):
+    """A restart would move a sequence backwards without ``force``."""
+
+    def __init__(self, name: str, current: int, value: int) -> None:
+        super().__init__(
+            f'Sequence {name!r} has reached {current}; restarting it at {value} could '
+            'hand out the same numbers again, so nothing was changed. Pass force=True '
+            '(--force on the command line) if those numbers are really free.'
+        )
+        self.name = name
+        self.current = current
+        self.value = value
+        self._made_from = (name, current, value)
+
+
+class SequenceTableNotUpgradable(SequenceError):
+    """The sequences table cannot be upgraded as it stands."""
+
+
+class NoSuchSequence(SequenceError, LookupError):
+    """A command named a sequence that has no row in the sequences table."""
+
+    def __init__(self, name: str, where: str) -> None:
+        super().__init__(
+            f'There is no sequence named {name!r} in {where}: see the names with the '
+            f'"list" command, or create it with "next {name}".'
+        )
+        self.name = name
+        self._made_from = (name, where)
 
 
 class BlockReservationBlocked(SequenceError):
@@ -80,6 +128,7 @@ class BlockReservationBlocked(SequenceError):
             'sequences table in another database with register_sequence(..., engine=...).'
         )
         self.name = name
+        self._made_from = (name,)
 
 
 class SharedConnectionPool(SequenceError, ValueError):
@@ -92,3 +141,5 @@ class SharedConnectionPool(SequenceError, ValueError):
             'SQLite database?): use a database file, or pass engine= with an ordinary pool.'
         )
         self.name = name
+        self.pool = pool
+        self._made_from = (name, pool)

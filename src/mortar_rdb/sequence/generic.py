@@ -8,35 +8,69 @@ the numbers are gapless, at the price of serialising their users.
 from __future__ import annotations
 
 from sqlalchemy.orm import Session, scoped_session
-from zope.interface import implementer
+from zope.interface import implementer, provider
 
-from ..interfaces import ISequence
+from ..interfaces import IManagedSequence, IManagedSequenceFactory
 from .access import Runner, access
-from .errors import SequenceMissing, SequenceOverflow
+from .errors import InvalidSequenceValue, SequenceMissing, SequenceOverflow, SequenceRestartRefused
 from .names import check_name
-from .table import metadata, sequences, source
+from .table import INT64_MAX, metadata, sequences, source
+from .values import check_count, check_value
 
 __all__ = ['SequenceImplementation', 'metadata', 'sequences', 'source']
 
 AnySession = Session | scoped_session[Session]
 
 
-@implementer(ISequence)
+def reported(stored: int) -> int | None:
+    """What :meth:`SequenceImplementation.current` says for a row holding ``stored``.
+
+    Values start at 1, so a row below 1 has handed nothing out.
+    """
+    return stored if stored >= 1 else None
+
+
+@implementer(IManagedSequence)
+@provider(IManagedSequenceFactory)
 class SequenceImplementation:
     """A gapless sequence stored as a row of the ``sequences`` table.
 
     Creating one (which :func:`~mortar_rdb.sequence.register_sequence` does)
-    adds its row, starting at zero, in ``session``'s transaction if it is not
-    there yet; commit that transaction to keep it.
+    adds its row in ``session``'s transaction if it is not there yet; commit
+    that transaction to keep it. The row holds the last value handed out, so
+    a new sequence starting at ``start`` stores ``start - 1``. An existing
+    row is left as it is, whatever ``start`` says: use :meth:`restart` to
+    move it.
     """
 
-    def __init__(self, name: str, session: AnySession) -> None:
+    def __init__(self, name: str, session: AnySession, start: int = 1) -> None:
         self.name = check_name(name)
+        check_value(start, INT64_MAX, 'The start value')
         db = access(session)
-        check_name(name, db.shape().name_length)
+        shape = db.shape()
+        check_name(name, shape.name_length)
+        check_value(start, shape.ceiling, 'The start value')
         if db.run(db.sql.current, db.cursor, name) is None:
             db.wrote()
-            db.run(db.sql.insert_missing, db.cursor, name, 0)
+            db.run(db.sql.insert_missing, db.cursor, name, start - 1)
+
+    @classmethod
+    def for_existing(cls, name: str) -> SequenceImplementation:
+        """The sequence ``name`` without touching the database.
+
+        For tools that work on rows that are already there; its methods raise
+        :class:`~mortar_rdb.sequence.errors.SequenceMissing` if it is not.
+        """
+        sequence = cls.__new__(cls)
+        sequence.name = check_name(name)
+        return sequence
+
+    @classmethod
+    def drop_storage(cls, name: str, session: AnySession) -> bool:
+        """Delete the row of sequence ``name``; return whether there was one."""
+        db = access(session)
+        db.wrote()
+        return db.run(db.sql.delete, db.cursor, check_name(name))
 
     def next(self, session: AnySession) -> int:
         """The next value, taken in ``session``'s transaction.
@@ -51,6 +85,53 @@ class SequenceImplementation:
         if value is None:
             raise why_nothing_changed(db, self.name, ceiling)
         return value
+
+    def next_many(self, session: AnySession, count: int) -> range:
+        """``count`` consecutive values, taken with one statement.
+
+        Like :meth:`next`, they are given back if the transaction rolls back.
+        """
+        check_count(count)
+        db = access(session)
+        db.wrote()
+        ceiling = db.shape().ceiling
+        if count > ceiling:
+            raise InvalidSequenceValue(f'The number of values must be at most {ceiling}, not {count}.')
+        last = db.run(db.sql.increment, db.cursor, self.name, count, ceiling - count)
+        if last is None:
+            raise why_nothing_changed(db, self.name, ceiling)
+        return range(last - count + 1, last + 1)
+
+    def current(self, session: AnySession) -> int | None:
+        """The last value handed out (``start - 1`` before the first), or None below 1.
+
+        A snapshot read without locking the row: another transaction may take
+        the next value at any moment.
+        """
+        db = access(session)
+        value = db.run(db.sql.current, db.cursor, self.name)
+        if value is None:
+            raise SequenceMissing(self.name, db.backend.where)
+        return reported(value)
+
+    def restart(self, session: AnySession, value: int, force: bool = False) -> None:
+        """Make ``value`` the next value; refuse to move backwards without ``force``.
+
+        The check and the change are a single statement, in ``session``'s
+        transaction.
+        """
+        db = access(session)
+        check_value(value, db.shape().ceiling, 'The restart value')
+        db.wrote()
+        if not db.run(db.sql.restart, db.cursor, self.name, value - 1, force):
+            stored = db.run(db.sql.current, db.cursor, self.name)
+            if stored is None:
+                raise SequenceMissing(self.name, db.backend.where)
+            raise SequenceRestartRefused(self.name, stored, value)
+
+    def drop(self, session: AnySession) -> bool:
+        """Delete this sequence's row; return whether there was one."""
+        return self.drop_storage(self.name, session)
 
     def __repr__(self) -> str:
         return f'<{type(self).__module__}.{type(self).__qualname__} {self.name!r}>'

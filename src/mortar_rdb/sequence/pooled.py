@@ -56,6 +56,8 @@ class SequenceImplementation:
     :param engine: reserve blocks on this engine instead, for instance one on
         another SQLite file so that reserving never waits for the caller's
         own writes.
+    :param start: the first value of a sequence whose row is created now;
+        an existing row keeps its value.
     """
 
     def __init__(
@@ -64,6 +66,7 @@ class SequenceImplementation:
         session: AnySession,
         block_size: int = DEFAULT_BLOCK_SIZE,
         engine: Engine | None = None,
+        start: int = 1,
     ) -> None:
         if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
             raise ValueError(f'block_size must be a positive int, not {block_size!r}.')
@@ -81,7 +84,7 @@ class SequenceImplementation:
         # the last connection the pool has.
         self._reserver.connect()
         self._refuse_if_caller_locks_us_out(session)
-        self._reserver.create_row(name)
+        self._reserver.create_row(name, start)
         _live.add(self)
 
     def _start_afresh(self) -> None:
@@ -151,13 +154,14 @@ class Reserver:
         with self._lock:
             self._connection()
 
-    def create_row(self, name: str) -> None:
-        """Add the row of sequence ``name`` unless it exists, committed at once."""
+    def create_row(self, name: str, start: int) -> None:
+        """Add the row of sequence ``name``, whose first value is ``start``,
+        unless it exists; committed at once."""
         with self._lock:
             db = self._connection()
             try:
                 with Session(bind=db.connection) as session:
-                    generic.SequenceImplementation(name, session)  # checks the name too
+                    generic.SequenceImplementation(name, session, start)  # checks name and start
                     self._commit(db)
             except BaseException:
                 self._discard()

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import BigInteger, Column, Connection, MetaData, String, Table, inspect
+from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
-from sqlalchemy.dialects import mysql
 
 from ..controlled import Source
 

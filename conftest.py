@@ -1,0 +1,119 @@
+"""Every test that takes ``db_url``, and every page of the docs, runs once
+per configured database.
+
+SQLite (a file in a temporary directory) always runs. PostgreSQL and MariaDB
+run when their URLs are in the environment, and then they must be reachable:
+a configured database that is down fails the run.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack
+from doctest import ELLIPSIS
+from typing import Any
+
+import pytest
+import transaction
+from sqlalchemy import create_engine, text
+from sybil import Sybil
+from sybil.parsers.rest import DocTestParser, PythonCodeBlockParser, SkipParser
+from sybil.sybil import SybilCollection
+from zope.interface.registry import Components
+
+from mortar_rdb import drop_tables, registry
+from mortar_rdb.interfaces import ISession
+
+SERVERS = {
+    'postgresql': 'MORTAR_RDB_TEST_POSTGRESQL',
+    'mariadb': 'MORTAR_RDB_TEST_MARIADB',
+}
+
+
+def server_urls() -> dict[str, str]:
+    return {name: os.environ[variable] for name, variable in SERVERS.items() if os.environ.get(variable)}
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return 'databases: ' + ', '.join(['sqlite', *server_urls()])
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    for name, url in server_urls().items():
+        engine = create_engine(url)
+        try:
+            with engine.connect() as connection:
+                connection.execute(text('SELECT 1'))
+        except Exception as error:
+            raise pytest.UsageError(f'{name} is configured ({url}) but unreachable: {error}') from error
+        finally:
+            engine.dispose()
+
+
+def empty_database(backend: str, directory: str) -> str:
+    """The URL of an empty database on ``backend``."""
+    if backend == 'sqlite':
+        return f'sqlite:///{directory}/test.db?timeout=30'
+    url = server_urls()[backend]
+    engine = create_engine(url)
+    try:
+        drop_tables(engine)
+    finally:
+        engine.dispose()
+    return url
+
+
+def close_registered_sessions(components: Components) -> None:
+    """Abort the transaction and close every engine registered in ``components``."""
+    transaction.abort()
+    for registration in components.registeredUtilities():
+        if registration.provided is ISession:
+            session = registration.component
+            remove = getattr(session, 'remove', None) or session.close
+            remove()
+            session.bind.dispose()
+
+
+@pytest.fixture(params=['sqlite', *server_urls()])
+def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """An empty database, one per configured backend."""
+    return empty_database(request.param, str(tmp_path_factory.mktemp('sqlite')))
+
+
+@pytest.fixture(autouse=True)
+def isolated_registry() -> Iterator[None]:
+    """Registrations made by a test are forgotten, and its engines closed."""
+    with registry.isolated() as components:
+        try:
+            yield
+        finally:
+            close_registered_sessions(components)
+
+
+def _docs_on(backend: str) -> Sybil:
+    """The doctests of README.rst and docs/, run against ``backend``."""
+
+    def setup(namespace: dict[str, Any]) -> None:
+        stack = namespace['_cleanup'] = ExitStack()
+        directory = tempfile.mkdtemp()
+        stack.callback(shutil.rmtree, directory, ignore_errors=True)
+        components = stack.enter_context(registry.isolated())
+        stack.callback(close_registered_sessions, components)
+        namespace['db_url'] = empty_database(backend, directory)
+        namespace['work_directory'] = directory
+
+    def teardown(namespace: dict[str, Any]) -> None:
+        namespace['_cleanup'].close()
+
+    return Sybil(
+        parsers=[DocTestParser(optionflags=ELLIPSIS), PythonCodeBlockParser(), SkipParser()],
+        patterns=['README.rst', 'docs/*.rst'],
+        setup=setup,
+        teardown=teardown,
+        name=backend,
+    )
+
+
+pytest_collect_file = SybilCollection(_docs_on(backend) for backend in ['sqlite', *server_urls()]).pytest()

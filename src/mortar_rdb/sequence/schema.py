@@ -1,0 +1,104 @@
+"""Creating the ``sequences`` table and upgrading it from mortar_rdb 3.0.
+
+mortar_rdb 3.0 made ``name VARCHAR(20)`` and a 32-bit, nullable
+``current``; :func:`upgrade_table` widens such a table in place to the shape
+of :data:`~mortar_rdb.sequence.table.sequences` without changing a value.
+Each function takes an engine (and uses a transaction of its own) or a
+connection (and uses the caller's transaction, as in an Alembic migration).
+The DDL for each database is in :mod:`mortar_rdb.sequence.dialects`.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal, TypeVar
+
+from sqlalchemy import Connection, Engine, inspect, select
+
+from .access import backend_for
+from .errors import SequenceTableMissing, SequenceTableNotUpgradable
+from .table import sequences
+
+__all__ = ['create_or_upgrade_table', 'create_table', 'outdated', 'upgrade_table']
+
+T = TypeVar('T')
+Bind = Engine | Connection
+
+
+def _run(bind: Bind, work: Callable[[Connection], T]) -> T:
+    if isinstance(bind, Engine):
+        with bind.begin() as connection:
+            return work(connection)
+    return work(bind)
+
+
+def _exists(connection: Connection) -> bool:
+    return bool(inspect(connection).has_table(sequences.name))
+
+
+def _outdated(connection: Connection) -> list[str]:
+    if not _exists(connection):
+        raise SequenceTableMissing(repr(connection.engine.url))
+    return backend_for(connection.engine).sql.outdated(connection)
+
+
+def outdated(bind: Bind) -> list[str]:
+    """How the sequences table differs from the current shape; empty when it does not."""
+    return _run(bind, _outdated)
+
+
+def _create(connection: Connection) -> bool:
+    if _exists(connection):
+        return False
+    sequences.create(connection)
+    backend_for(connection.engine).forget_shape()
+    return True
+
+
+def create_table(bind: Bind) -> bool:
+    """Create the sequences table unless it exists; return whether it was created."""
+    return _run(bind, _create)
+
+
+def _upgrade(connection: Connection) -> bool:
+    if not _outdated(connection):
+        return False
+    unset = connection.execute(select(sequences.c.name).where(sequences.c.current.is_(None))).scalars().all()
+    if unset:
+        raise SequenceTableNotUpgradable(
+            f'Sequences {", ".join(map(repr, sorted(unset)))} have no current value (NULL); '
+            'set each to the last value it handed out, then upgrade the table again.'
+        )
+    backend = backend_for(connection.engine)
+    backend.forget_shape()
+    try:
+        backend.sql.upgrade(connection)
+    finally:
+        backend.forget_shape()
+    return True
+
+
+def upgrade_table(bind: Bind) -> bool:
+    """Bring a mortar_rdb 3.0 sequences table to the current shape, keeping every value.
+
+    Returns whether anything changed: a table that is already current is
+    left alone. Raises
+    :class:`~mortar_rdb.sequence.errors.SequenceTableMissing` when there is
+    no table to upgrade.
+    """
+    return _run(bind, _upgrade)
+
+
+def _create_or_upgrade(connection: Connection) -> Literal['created', 'upgraded', 'current']:
+    if _create(connection):
+        return 'created'
+    return 'upgraded' if _upgrade(connection) else 'current'
+
+
+def create_or_upgrade_table(bind: Bind) -> Literal['created', 'upgraded', 'current']:
+    """Make sure the sequences table exists in the current shape; say what was done.
+
+    Meant for migrations, for instance in an Alembic revision::
+
+        create_or_upgrade_table(op.get_bind())
+    """
+    return _run(bind, _create_or_upgrade)

@@ -1,0 +1,27 @@
+"""What a sequence value or a count of values may be."""
+from __future__ import annotations
+
+from .errors import InvalidSequenceValue
+
+
+def _integer(value: object, what: str) -> int:
+    # bool is an int subclass, but True as a start value is surely a mistake.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidSequenceValue(f'{what} must be an int, not {type(value).__name__}: {value!r}.')
+    return value
+
+
+def check_value(value: object, ceiling: int, what: str = 'A sequence value') -> int:
+    """Return ``value`` if a sequence can hand it out, else raise InvalidSequenceValue."""
+    value = _integer(value, what)
+    if not 1 <= value <= ceiling:
+        raise InvalidSequenceValue(f'{what} must be between 1 and {ceiling}, not {value}.')
+    return value
+
+
+def check_count(count: object) -> int:
+    """Return ``count`` if it is a positive int, else raise InvalidSequenceValue."""
+    count = _integer(count, 'The number of values')
+    if count < 1:
+        raise InvalidSequenceValue(f'The number of values must be at least 1, not {count}.')
+    return count

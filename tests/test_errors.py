@@ -1,0 +1,48 @@
+"""Errors say what to do, and survive the trip from a worker process."""
+import pickle
+
+import pytest
+
+from mortar_rdb.sequence.errors import (
+    InvalidSequenceName,
+    NoSuchSequence,
+    SequenceMissing,
+    SequenceNotRegistered,
+    SequenceOverflow,
+    SequenceRestartRefused,
+    SequenceTableMissing,
+)
+
+ERRORS = [
+    SequenceNotRegistered('seq'),
+    SequenceTableMissing('sqlite://'),
+    SequenceMissing('seq', 'sqlite://'),
+    SequenceOverflow('seq', 2**31 - 1),
+    InvalidSequenceName('A sequence name must not be empty.'),
+    SequenceRestartRefused('seq', 10, 5),
+    NoSuchSequence('seq', 'sqlite://'),
+]
+
+
+@pytest.mark.parametrize('error', ERRORS, ids=lambda error: type(error).__name__)
+def test_errors_pickle_with_their_message(error):
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is type(error)
+    assert str(copy) == str(error)
+
+
+def test_an_unknown_sequence_is_a_lookup_error():
+    assert isinstance(SequenceNotRegistered('seq'), LookupError)
+
+
+def test_a_bad_name_is_both_a_value_and_a_type_error():
+    assert isinstance(InvalidSequenceName('x'), ValueError)
+    assert isinstance(InvalidSequenceName('x'), TypeError)
+
+
+def test_overflow_of_a_32_bit_column_names_the_upgrade():
+    assert 'upgrade-table' in str(SequenceOverflow('seq', 2**31 - 1))
+
+
+def test_overflow_of_a_64_bit_column_says_to_start_a_new_sequence():
+    assert 'start a new sequence' in str(SequenceOverflow('seq', 2**63 - 1))
