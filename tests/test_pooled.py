@@ -164,6 +164,7 @@ def _child_takes_a_value(queue):
 def test_a_forked_child_takes_a_new_block_not_its_parents(session):
     seq = pooled('seq', session, block_size=10)
     assert seq.next(session) == 1
+    parents_connection = seq._reserver._db
     context = multiprocessing.get_context('fork')
     queue = context.Queue()
     child = context.Process(target=_child_takes_a_value, args=(queue,))
@@ -172,9 +173,10 @@ def test_a_forked_child_takes_a_new_block_not_its_parents(session):
     child.join(60)
     assert child.exitcode == 0
     assert from_child == 11
-    # The parent goes on with its own block, and its pooled connections
-    # still work: the child did not talk on them.
+    # The parent goes on with its own block, and its reservation connection
+    # still works, not replaced: the child did not talk on it or close it.
     assert [seq.next(session) for _ in range(10)] == [2, 3, 4, 5, 6, 7, 8, 9, 10, 21]
+    assert seq._reserver._db is parents_connection
 
 
 def test_block_size_must_be_a_positive_int(session):
