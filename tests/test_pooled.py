@@ -1,6 +1,8 @@
 """The pooled implementation, on every configured database."""
+import gc
 import multiprocessing
 import threading
+import weakref
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 
@@ -275,3 +277,12 @@ def test_a_new_sequence_starts_at_the_start_given(session):
     with transaction.manager:
         seq = register_sequence('seq', session, impl=SequenceImplementation, start=500, block_size=3)
     assert [seq.next(session) for _ in range(4)] == [500, 501, 502, 503]
+
+
+def test_the_reservation_connection_goes_when_its_last_sequence_does(session):
+    seq = SequenceImplementation('seq', session, block_size=1)
+    seq.next(session)
+    connection = weakref.ref(seq._reserver._db.connection)
+    del seq
+    gc.collect()
+    assert connection() is None

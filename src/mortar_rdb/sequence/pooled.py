@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import threading
-from weakref import WeakKeyDictionary, WeakSet
+from weakref import WeakSet, WeakValueDictionary
 
 from sqlalchemy import Connection, Engine, exc
 from sqlalchemy.orm import Session, scoped_session
@@ -225,16 +225,19 @@ class Reserver:
         self._lock = threading.Lock()
 
 
-_reservers: WeakKeyDictionary[Engine, Reserver] = WeakKeyDictionary()
+# Keyed by id(engine): a reserver holds its engine, so the id stays valid for
+# as long as the entry exists, and the entry goes (closing the connection)
+# when the last sequence using it does.
+_reservers: WeakValueDictionary[int, Reserver] = WeakValueDictionary()
 _reservers_lock = threading.Lock()
 
 
 def reserver_for(engine: Engine) -> Reserver:
     """The one :class:`Reserver` of ``engine`` in this process."""
     with _reservers_lock:
-        reserver = _reservers.get(engine)
+        reserver = _reservers.get(id(engine))
         if reserver is None:
-            reserver = _reservers[engine] = Reserver(engine)
+            reserver = _reservers[id(engine)] = Reserver(engine)
         return reserver
 
 
@@ -255,9 +258,9 @@ def _after_fork_in_child() -> None:
     """
     for sequence in list(_live):
         sequence._start_afresh()
-    for engine, reserver in list(_reservers.items()):
+    for reserver in list(_reservers.values()):
         reserver._after_fork_in_child()
-        engine.dispose(close=False)
+        reserver.engine.dispose(close=False)
 
 
 if hasattr(os, 'register_at_fork'):
