@@ -14,7 +14,9 @@ table if missing) and a ``bench_taken`` table: use scratch databases.
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -35,9 +37,10 @@ UNITS = {'W1': 'us/call', 'W2': 'values/s', 'W2c': 'values/s', 'W3': 'commits/s'
 
 
 def sqlite_url() -> str:
-    directory = '/dev/shm' if os.path.isdir('/dev/shm') else None
-    path = Path(tempfile.mkdtemp(prefix='mortar_rdb_bench_', dir=directory)) / 'bench.db'
-    return f'sqlite:///{path}?timeout=60'
+    """A new SQLite file, removed when the suite ends."""
+    directory = tempfile.mkdtemp(prefix='mortar_rdb_bench_', dir='/dev/shm' if os.path.isdir('/dev/shm') else None)
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    return f'sqlite:///{Path(directory) / "bench.db"}?timeout=60'
 
 
 def database_urls(chosen: list[str] | None) -> dict[str, str]:
