@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from sqlalchemy import Column, Engine, Integer, MetaData, Table, delete, insert, select
 from sqlalchemy.orm import Session
 
-from mortar_rdb.sequence import generic, pooled
+from mortar_rdb.sequence import generic, native, pooled
 from mortar_rdb.sequence.dialects import sql_for
 from mortar_rdb.sequence.generic import sequences
 
@@ -48,6 +48,13 @@ IMPLEMENTATIONS: list[Implementation] = [
     ),
     Implementation(
         'pooled/1000', gapless=False, make=partial(pooled.SequenceImplementation, block_size=1000), w1_calls=1_000_000
+    ),
+    Implementation(
+        'native',
+        gapless=False,
+        make=native.SequenceImplementation,
+        # Known once the engine has connected (MariaDB has sequences from 10.3).
+        applies=lambda engine: bool(engine.dialect.supports_sequences),
     ),
 ]
 

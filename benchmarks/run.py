@@ -171,12 +171,12 @@ def main(argv: list[str] | None = None) -> int:
     for url in database_urls(arguments.db).values():
         engine = create_engine(url)
         try:
+            print(f'\n== {environment.server(engine)}', flush=True)  # connects: applies() may need the server version
             implementations = [
                 implementation
                 for implementation in IMPLEMENTATIONS
                 if implementation.applies(engine) and (not arguments.impl or implementation.label in arguments.impl)
             ]
-            print(f'\n== {environment.server(engine)}', flush=True)
             figures = measure(engine, url, implementations, chosen, sizes, runs)
             print(table(figures, implementations, chosen), flush=True)
         finally:

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, exc
 from sqlalchemy.orm import Session, scoped_session
 
 from ..transactions import mark_written
-from .dialects import SequenceSQL, sql_for
+from .dialects import NativeSQL, SequenceSQL, native_sql_for, sql_for
 from .errors import SequenceTableMissing
 from .table import TableShape, read_shape
 
@@ -32,6 +32,14 @@ class Backend:
         self.engine = engine
         self.sql: SequenceSQL = sql_for(engine.dialect)
         self._shape: TableShape | None = None
+        self._native: NativeSQL | None = None
+
+    @property
+    def native(self) -> NativeSQL:
+        """The SQL for this database's native sequences, built on first use."""
+        if self._native is None:
+            self._native = native_sql_for(self.engine.dialect)
+        return self._native
 
     @property
     def where(self) -> str:
@@ -72,8 +80,13 @@ class _EventedCursor:
         self._connection = connection
         self._result: Any = None
 
-    def execute(self, sql: str, parameters: Any) -> None:
-        self._result = self._connection.exec_driver_sql(sql, parameters)
+    def execute(self, sql: str, parameters: Any = None) -> None:
+        if parameters is None:
+            # Like a DB-API cursor given no parameters: the driver must not
+            # look for placeholders (a '%' in a quoted name is just a '%').
+            self._result = self._connection.exec_driver_sql(sql, execution_options={'no_parameters': True})
+        else:
+            self._result = self._connection.exec_driver_sql(sql, parameters)
 
     def fetchone(self) -> Any:
         return self._result.fetchone()
@@ -111,15 +124,23 @@ class Runner:
     def shape(self) -> TableShape:
         return self.run(self.backend.shape, self.connection)
 
-    def run(self, operation: Callable[..., T], *arguments: Any) -> T:
-        """Run ``operation(*arguments)``, translating what the driver raises."""
+    def run(
+        self,
+        operation: Callable[..., T],
+        *arguments: Any,
+        translate: Callable[[exc.StatementError], Exception] | None = None,
+    ) -> T:
+        """Run ``operation(*arguments)``, translating what the driver raises.
+
+        ``translate`` replaces the translation for the ``sequences`` table.
+        """
         try:
             return operation(*arguments)
         except exc.DBAPIError as error:
-            raise self._translate(error) from error
+            raise (translate or self._translate)(error) from error
         except self.connection.dialect.loaded_dbapi.Error as error:
             wrapped = self._wrap(error)
-            raise self._translate(wrapped) from error
+            raise (translate or self._translate)(wrapped) from error
 
     def _wrap(self, error: Any) -> exc.StatementError:
         dialect = self.connection.dialect

@@ -1,4 +1,4 @@
-"""Every database's SQL for the ``sequences`` table, in one place.
+"""Every database's SQL, in one place: the ``sequences`` table's and native sequences'.
 
 :func:`sql_for` picks one :class:`SequenceSQL` per dialect; the
 implementations call its methods with a DB-API cursor and never look at the
@@ -17,6 +17,7 @@ from sqlalchemy import (
     BigInteger,
     Connection,
     Integer,
+    Sequence,
     SmallInteger,
     bindparam,
     delete,
@@ -28,12 +29,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Dialect
-from sqlalchemy.schema import CreateTable
+from sqlalchemy.schema import CreateSequence, CreateTable
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import BindParameter
 
-from .errors import SequenceTableNotUpgradable
+from .errors import InvalidSequenceName, SequenceTableNotUpgradable
 from .table import INT64_MAX, NAME_LENGTH, sequences
 
 Values = Mapping[str, Any]
@@ -355,3 +356,263 @@ _BY_DIALECT: dict[str, type[SequenceSQL]] = {
 def sql_for(dialect: Dialect) -> SequenceSQL:
     """The sequence SQL for ``dialect`` (of a connected engine)."""
     return _BY_DIALECT.get(dialect.name, SequenceSQL)(dialect)
+
+
+# Native sequences ----------------------------------------------------------
+
+
+def _error_code(error: object) -> object:
+    """The numeric code a MySQL/MariaDB or Oracle driver error carries."""
+    arguments = getattr(error, 'args', None) or (None,)
+    return getattr(arguments[0], 'code', arguments[0])
+
+
+def _sqlstate(error: object) -> object:
+    return getattr(error, 'sqlstate', None) or getattr(error, 'pgcode', None)
+
+
+class NativeSQL:
+    """The SQL for one database's native sequences.
+
+    A sequence name is an identifier here, not a value: it is quoted by the
+    database's rules, never pasted in raw. ``next_value`` builds its
+    statement once per name and runs it on a DB-API cursor, one round trip
+    per value. This base serves any dialect SQLAlchemy compiles sequences
+    for; the subclasses hold what differs.
+    """
+
+    #: Human name of the database, for messages.
+    database = 'This database'
+    #: CREATE SEQUENCE IF NOT EXISTS is understood.
+    if_not_exists = False
+    #: The longest name, in characters (or in UTF-8 bytes with ``limit_in_bytes``).
+    name_limit: int | None = None
+    limit_in_bytes = False
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self.supported = bool(dialect.supports_sequences)
+        self._next: dict[str, tuple[str, Any]] = {}
+
+    def check_name(self, name: str) -> None:
+        """Raise InvalidSequenceName if the database cannot hold ``name``."""
+        limit = self.name_limit or self.dialect.max_identifier_length
+        size = len(name.encode('utf-8')) if self.limit_in_bytes else len(name)
+        if size > limit:
+            unit = 'bytes of UTF-8' if self.limit_in_bytes else 'characters'
+            raise InvalidSequenceName(
+                f'The sequence name {name[:30]!r}... is {size} {unit} long; '
+                f'{self.database} names a native sequence with at most {limit}.'
+            )
+
+    def sequence(self, name: str, start: int) -> Sequence:
+        """The SQLAlchemy ``Sequence`` for ``name``: 64-bit, from ``start``."""
+        return Sequence(name, start=start, minvalue=start if start < 1 else None, data_type=BigInteger)
+
+    def create(self, name: str, start: int) -> CreateSequence:
+        """The DDL that creates sequence ``name`` starting at ``start``."""
+        return CreateSequence(self.sequence(name, start), if_not_exists=self.if_not_exists)
+
+    def exists(self, connection: Connection, name: str) -> bool:
+        """Whether ``connection`` sees a sequence called ``name``."""
+        return bool(inspect(connection).has_sequence(name))
+
+    def next_value(self, cursor: Any, name: str) -> int:
+        """Take the next value of sequence ``name``: one statement."""
+        try:
+            sql, parameters = self._next[name]
+        except KeyError:
+            sql, parameters = self._next[name] = self._next_value_statement(name)
+        cursor.execute(sql, parameters)
+        return int(cursor.fetchone()[0])
+
+    def _next_value_statement(self, name: str) -> tuple[str, Any]:
+        sql = select(self.sequence(name, 1).next_value()).compile(dialect=self.dialect).string
+        if self.dialect.paramstyle in ('format', 'pyformat'):
+            # The compiler doubles a '%' in a quoted name for the driver to
+            # undo; run without parameters, the driver sends the text as it
+            # is (and skips its formatting, which costs more than the rest).
+            sql = sql.replace('%%', '%')
+        return sql, None
+
+    def limit_lock_wait(self, connection: Connection, seconds: int) -> None:
+        """Make ``connection``'s DDL give up after waiting ``seconds`` for a lock.
+
+        Called at the start of the transaction that creates a sequence. A
+        setting that outlives the transaction detaches the connection, so
+        that it is closed rather than returned to the pool.
+        """
+
+    def is_lock_timeout(self, error: object) -> bool:
+        """Whether a driver error says a lock was waited for too long."""
+        return False
+
+    def is_duplicate(self, error: object) -> bool:
+        """Whether a driver error says the sequence was created meanwhile."""
+        return False
+
+    def is_missing(self, error: object) -> bool:
+        """Whether a driver error says the sequence does not exist."""
+        return False
+
+    def is_exhausted(self, error: object) -> bool:
+        """Whether a driver error says the sequence reached its largest value."""
+        return False
+
+
+class PostgreSQLNative(NativeSQL):
+    """PostgreSQL: ``nextval`` takes the quoted name inside a string literal.
+
+    Identifiers hold at most 63 bytes; longer ones would be truncated
+    silently, so they are refused.
+    """
+
+    database = 'PostgreSQL'
+    if_not_exists = True
+    name_limit = 63
+    limit_in_bytes = True
+
+    def _next_value_statement(self, name: str) -> tuple[str, Any]:
+        # Written out rather than compiled: SQLAlchemy 2.0 pastes the quoted
+        # name into the string literal without escaping its quotes. The
+        # literal is an E'' string, so it reads the same whatever
+        # standard_conforming_strings says, and no parameters means the
+        # driver sends it as it is, in the simple (cheapest) protocol.
+        identifier = '"' + name.replace('"', '""') + '"'
+        literal = "E'" + identifier.replace('\\', '\\\\').replace("'", "''") + "'"
+        return f'SELECT nextval({literal})', None
+
+    def limit_lock_wait(self, connection: Connection, seconds: int) -> None:
+        connection.execute(select(func.set_config('lock_timeout', f'{seconds}s', True)))
+
+    def is_lock_timeout(self, error: object) -> bool:
+        return _sqlstate(error) == '55P03'
+
+    def is_duplicate(self, error: object) -> bool:
+        # 42P07: the relation exists; 23505: two CREATEs raced on the catalog.
+        return _sqlstate(error) in ('42P07', '23505')
+
+    def is_missing(self, error: object) -> bool:
+        return _sqlstate(error) == '42P01'
+
+    def is_exhausted(self, error: object) -> bool:
+        return _sqlstate(error) == '2200H'
+
+
+class MariaDBNative(NativeSQL):
+    """MariaDB 10.3 and later; MySQL has no sequences (``supported`` is False).
+
+    A sequence is a table: its name holds 64 characters of the Basic
+    Multilingual Plane and cannot end with a space.
+    """
+
+    database = 'MariaDB'
+    if_not_exists = True
+    name_limit = 64
+
+    def __init__(self, dialect: Dialect) -> None:
+        super().__init__(dialect)
+        if not getattr(dialect, 'is_mariadb', False):
+            self.database = 'MySQL'
+
+    def check_name(self, name: str) -> None:
+        super().check_name(name)
+        if name.endswith(' '):
+            raise InvalidSequenceName(f'{self.database} names cannot end with a space: {name!r}.')
+        if any(ord(character) > 0xFFFF for character in name):
+            raise InvalidSequenceName(
+                f'{self.database} names only hold characters of the Basic Multilingual Plane: {name!r}.'
+            )
+
+    def sequence(self, name: str, start: int) -> Sequence:
+        # Always BIGINT; "AS BIGINT" is only understood from MariaDB 11.5.
+        return Sequence(name, start=start, minvalue=start if start < 1 else None)
+
+    def limit_lock_wait(self, connection: Connection, seconds: int) -> None:
+        # The default is a day; the setting lasts as long as the connection.
+        connection.detach()
+        connection.exec_driver_sql(f'SET SESSION lock_wait_timeout = {int(seconds)}')
+
+    def is_lock_timeout(self, error: object) -> bool:
+        return _error_code(error) == 1205
+
+    def is_duplicate(self, error: object) -> bool:
+        return _error_code(error) == 1050
+
+    def is_missing(self, error: object) -> bool:
+        # 4091: unknown sequence (NEXTVAL); 1146: no such table.
+        return _error_code(error) in (4091, 1146)
+
+    def is_exhausted(self, error: object) -> bool:
+        return _error_code(error) == 4084
+
+
+class OracleNative(NativeSQL):
+    """Oracle: a quoted name cannot hold a double quote; NUMBER capped at 64 bits."""
+
+    database = 'Oracle'
+    limit_in_bytes = True
+
+    def check_name(self, name: str) -> None:
+        super().check_name(name)
+        if '"' in name:
+            raise InvalidSequenceName(f'Oracle names cannot contain a double quote: {name!r}.')
+
+    def sequence(self, name: str, start: int) -> Sequence:
+        return Sequence(name, start=start, minvalue=start if start < 1 else None, maxvalue=INT64_MAX)
+
+    # DDL does not wait for locks on Oracle unless DDL_LOCK_TIMEOUT says so.
+
+    def is_lock_timeout(self, error: object) -> bool:
+        return _error_code(error) == 54
+
+    def is_duplicate(self, error: object) -> bool:
+        return _error_code(error) == 955
+
+    def is_missing(self, error: object) -> bool:
+        return _error_code(error) == 2289
+
+    def is_exhausted(self, error: object) -> bool:
+        return _error_code(error) == 8004
+
+
+class MSSQLNative(NativeSQL):
+    """SQL Server: a BIGINT sequence would start at -2**63 unless told otherwise."""
+
+    database = 'SQL Server'
+
+    def limit_lock_wait(self, connection: Connection, seconds: int) -> None:
+        # The default is to wait for ever; the setting lasts as long as the connection.
+        connection.detach()
+        connection.exec_driver_sql(f'SET LOCK_TIMEOUT {int(seconds) * 1000}')
+
+    def is_lock_timeout(self, error: object) -> bool:
+        return '(1222)' in str(error)
+
+    def is_duplicate(self, error: object) -> bool:
+        return '(2714)' in str(error)
+
+    def is_missing(self, error: object) -> bool:
+        return '(208)' in str(error)
+
+    def is_exhausted(self, error: object) -> bool:
+        return '(11728)' in str(error)
+
+
+class SQLiteNative(NativeSQL):
+    database = 'SQLite'
+
+
+_NATIVE_BY_DIALECT: dict[str, type[NativeSQL]] = {
+    'postgresql': PostgreSQLNative,
+    'mysql': MariaDBNative,
+    'mariadb': MariaDBNative,
+    'oracle': OracleNative,
+    'mssql': MSSQLNative,
+    'sqlite': SQLiteNative,
+}
+
+
+def native_sql_for(dialect: Dialect) -> NativeSQL:
+    """The native sequence SQL for ``dialect`` (of a connected engine)."""
+    return _NATIVE_BY_DIALECT.get(dialect.name, NativeSQL)(dialect)

@@ -143,3 +143,67 @@ class SharedConnectionPool(SequenceError, ValueError):
         self.name = name
         self.pool = pool
         self._made_from = (name, pool)
+
+
+class NoNativeSequences(SequenceError, NotImplementedError):
+    """The database has no native sequences for :mod:`mortar_rdb.sequence.native`."""
+
+    def __init__(self, database: str) -> None:
+        super().__init__(
+            f'{database} has no native sequences: register this sequence with '
+            'impl=mortar_rdb.sequence.generic.SequenceImplementation (gapless) or '
+            'impl=mortar_rdb.sequence.pooled.SequenceImplementation (fast), which work there.'
+        )
+        self.database = database
+        self._made_from = (database,)
+
+
+class NotASequence(SequenceError):
+    """Something other than a sequence already has the name a native sequence needs."""
+
+    def __init__(self, name: str, where: str) -> None:
+        super().__init__(
+            f'{where} already has a table, view or other object called {name!r}, '
+            'so no native sequence can take that name: choose another name.'
+        )
+        self.name = name
+        self._made_from = (name, where)
+
+
+class SequenceCreationBlocked(SequenceError):
+    """Creating a native sequence waited too long for a lock."""
+
+    def __init__(self, name: str, seconds: int) -> None:
+        super().__init__(
+            f'Creating the native sequence {name!r} waited {seconds}s for a lock held by another '
+            f'transaction, perhaps your own session\'s if it used something called {name!r}: '
+            'end that transaction (or create the sequence beforehand) and register again.'
+        )
+        self.name = name
+        self._made_from = (name, seconds)
+
+
+class NativeSequenceMissing(SequenceMissing):
+    """A registered native sequence no longer exists in the database."""
+
+    def __init__(self, name: str, where: str) -> None:
+        Exception.__init__(
+            self,
+            f'The native sequence {name!r} does not exist in {where} any more; it was '
+            'dropped. Register it again with register_sequence() only if restarting '
+            'its numbering is safe.',
+        )
+        self.name = name
+        self._made_from = (name, where)
+
+
+class NativeSequenceExhausted(SequenceError, OverflowError):
+    """A native sequence has handed out its largest value."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f'The native sequence {name!r} has reached its largest value; nothing was '
+            'handed out. To go on, start a new sequence.'
+        )
+        self.name = name
+        self._made_from = (name,)
