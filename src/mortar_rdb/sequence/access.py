@@ -103,22 +103,19 @@ class _EventedCursor:
         return self._result.lastrowid
 
 
-class Access:
-    """One session transaction's connection, ready for sequence SQL."""
+class Runner:
+    """A connection ready for sequence SQL: its DB-API cursor and dialect SQL."""
 
-    __slots__ = ('session', 'transaction', 'connection', 'cursor', 'backend', 'written')
+    __slots__ = ('connection', 'cursor', 'backend')
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self.connection = session.connection()
-        self.transaction = session.get_transaction()
-        engine = self.connection.engine
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        engine = connection.engine
         self.backend = backend_for(engine)
-        if engine.echo or engine._has_events or self.connection._has_events:
-            self.cursor: Any = _EventedCursor(self.connection)
+        if engine.echo or engine._has_events or connection._has_events:
+            self.cursor: Any = _EventedCursor(connection)
         else:
-            self.cursor = self.connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        self.written = False
+            self.cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
 
     @property
     def sql(self) -> SequenceSQL:
@@ -126,12 +123,6 @@ class Access:
 
     def shape(self) -> TableShape:
         return self.run(self.backend.shape, self.connection)
-
-    def wrote(self) -> None:
-        """Record that this transaction changed the database."""
-        if not self.written:
-            mark_written(self.session)
-            self.written = True
 
     def run(
         self,
@@ -170,6 +161,24 @@ class Access:
         if error.orig is not None and self.sql.is_missing_table(error.orig):
             return SequenceTableMissing(self.backend.where)
         return error
+
+
+class Access(Runner):
+    """One session transaction's connection, ready for sequence SQL."""
+
+    __slots__ = ('session', 'transaction', 'written')
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(session.connection())
+        self.session = session
+        self.transaction = session.get_transaction()
+        self.written = False
+
+    def wrote(self) -> None:
+        """Record that this transaction changed the database."""
+        if not self.written:
+            mark_written(self.session)
+            self.written = True
 
 
 def access(session: Session | scoped_session[Session]) -> Access:

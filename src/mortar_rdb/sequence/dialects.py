@@ -208,6 +208,21 @@ class SequenceSQL:
         """Whether a driver error says the sequences table does not exist."""
         return False
 
+    @property
+    def increments_in_one_statement(self) -> bool:
+        """Whether :meth:`increment` is one statement, atomic even in autocommit mode."""
+        return self._can_return
+
+    #: Whether one transaction can keep every other connection from writing
+    #: (SQLite); servers lock rows instead.
+    single_writer = False
+
+    def locks_out_other_writers(self, dbapi_connection: Any) -> bool:
+        """Whether this connection's open transaction keeps every other
+        connection to the database from committing a write.
+        """
+        return False
+
 
 class PostgreSQL(SequenceSQL):
     def _insert_missing_statement(self) -> Any:
@@ -262,6 +277,14 @@ class SQLite(SequenceSQL):
         )
         connection.exec_driver_sql(f'DROP TABLE {old}')
 
+    single_writer = True
+
+    def locks_out_other_writers(self, dbapi_connection: Any) -> bool:
+        # The sqlite3 module opens a transaction before the first write, and
+        # an explicit BEGIN takes at least the shared lock that, in rollback
+        # journal mode, keeps another connection from committing.
+        return bool(getattr(dbapi_connection, 'in_transaction', False))
+
 
 class MySQL(SequenceSQL):
     """MySQL and MariaDB: no UPDATE .. RETURNING, but LAST_INSERT_ID(expr).
@@ -272,6 +295,8 @@ class MySQL(SequenceSQL):
     """
 
     _can_return = False
+    # LAST_INSERT_ID(expr) hands the value back with the UPDATE's own reply.
+    increments_in_one_statement = True
 
     def _increment_statement(self) -> Any:
         table = sequences

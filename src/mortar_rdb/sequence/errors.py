@@ -116,6 +116,35 @@ class NoSuchSequence(SequenceError, LookupError):
         self._made_from = (name, where, options)
 
 
+class BlockReservationBlocked(SequenceError):
+    """A pooled sequence needs a new block, and the caller's own transaction
+    holds the lock that reserving one would wait for."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f'Pooled sequence {name!r} needs a new block of values, but the transaction '
+            'of the session passed to next() holds the database write lock that reserving '
+            'one would wait for: take values before that transaction writes, or keep the '
+            'sequences table in another database with register_sequence(..., engine=...).'
+        )
+        self.name = name
+        self._made_from = (name,)
+
+
+class SharedConnectionPool(SequenceError, ValueError):
+    """A pooled sequence was given an engine that cannot give it a connection of its own."""
+
+    def __init__(self, name: str, pool: str) -> None:
+        super().__init__(
+            f'Pooled sequence {name!r} reserves blocks on a connection of its own, but '
+            f'this engine\'s {pool} hands every caller the same connection (an in-memory '
+            'SQLite database?): use a database file, or pass engine= with an ordinary pool.'
+        )
+        self.name = name
+        self.pool = pool
+        self._made_from = (name, pool)
+
+
 class NoNativeSequences(SequenceError, NotImplementedError):
     """The database has no native sequences for :mod:`mortar_rdb.sequence.native`."""
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, scoped_session
 from zope.interface import implementer, provider
 
 from ..interfaces import IManagedSequence, IManagedSequenceFactory
-from .access import Access, access
+from .access import Runner, access
 from .errors import InvalidSequenceValue, SequenceMissing, SequenceOverflow, SequenceRestartRefused
 from .names import check_name
 from .table import INT64_MAX, metadata, sequences, source
@@ -83,7 +83,7 @@ class SequenceImplementation:
         ceiling = db.shape().ceiling
         value = db.run(db.sql.increment, db.cursor, self.name, 1, ceiling - 1)
         if value is None:
-            raise self._why_nothing_changed(db, ceiling)
+            raise why_nothing_changed(db, self.name, ceiling)
         return value
 
     def next_many(self, session: AnySession, count: int) -> range:
@@ -99,7 +99,7 @@ class SequenceImplementation:
             raise InvalidSequenceValue(f'The number of values must be at most {ceiling}, not {count}.')
         last = db.run(db.sql.increment, db.cursor, self.name, count, ceiling - count)
         if last is None:
-            raise self._why_nothing_changed(db, ceiling)
+            raise why_nothing_changed(db, self.name, ceiling)
         return range(last - count + 1, last + 1)
 
     def current(self, session: AnySession) -> int | None:
@@ -133,10 +133,12 @@ class SequenceImplementation:
         """Delete this sequence's row; return whether there was one."""
         return self.drop_storage(self.name, session)
 
-    def _why_nothing_changed(self, db: Access, ceiling: int) -> Exception:
-        if db.run(db.sql.current, db.cursor, self.name) is None:
-            return SequenceMissing(self.name, db.backend.where)
-        return SequenceOverflow(self.name, ceiling)
-
     def __repr__(self) -> str:
         return f'<{type(self).__module__}.{type(self).__qualname__} {self.name!r}>'
+
+
+def why_nothing_changed(db: Runner, name: str, ceiling: int) -> Exception:
+    """The error to raise when an increment of ``name`` changed no row."""
+    if db.run(db.sql.current, db.cursor, name) is None:
+        return SequenceMissing(name, db.backend.where)
+    return SequenceOverflow(name, ceiling)

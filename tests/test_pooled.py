@@ -1,0 +1,288 @@
+"""The pooled implementation, on every configured database."""
+import gc
+import multiprocessing
+import threading
+import weakref
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+
+import pytest
+import transaction
+from sqlalchemy import create_engine, delete, insert, update
+from sqlalchemy.orm import Session
+from zope.interface.verify import verifyObject
+
+from mortar_rdb import get_session, register_session
+from mortar_rdb.interfaces import ISequence
+from mortar_rdb.sequence import get_sequence, register_sequence
+from mortar_rdb.sequence.errors import (
+    BlockReservationBlocked,
+    SequenceMissing,
+    SequenceOverflow,
+    SequenceTableMissing,
+    SharedConnectionPool,
+)
+from mortar_rdb.sequence.generic import sequences
+from mortar_rdb.sequence.pooled import DEFAULT_BLOCK_SIZE, SequenceImplementation
+
+from .helpers import stored_values, write
+from .pooled_workers import take_values, taken, taken_metadata
+
+
+@pytest.fixture
+def session(db_url):
+    """A transactional session on a database with the sequences table."""
+    engine = create_engine(db_url)
+    sequences.create(engine)
+    taken_metadata.create_all(engine)
+    engine.dispose()
+    register_session(db_url)
+    return get_session()
+
+
+def pooled(name, session, **options):
+    with transaction.manager:
+        register_sequence(name, session, impl=SequenceImplementation, **options)
+    return get_sequence(name)
+
+
+def test_the_implementation_provides_isequence(session):
+    assert verifyObject(ISequence, pooled('seq', session))
+
+
+def test_the_default_block_size_is_used_when_none_is_given(session):
+    assert pooled('seq', session).block_size == DEFAULT_BLOCK_SIZE
+
+
+def test_one_process_hands_out_1_2_3_when_alone(session):
+    seq = pooled('seq', session, block_size=2)
+    assert [seq.next(session) for _ in range(5)] == [1, 2, 3, 4, 5]
+
+
+def test_the_stored_value_is_the_top_of_the_reserved_block(session, db_url):
+    seq = pooled('seq', session, block_size=10)
+    seq.next(session)
+    assert stored_values(db_url) == {'seq': 10}
+
+
+def test_registration_commits_the_new_row_at_once(session, db_url):
+    transaction.begin()
+    register_sequence('seq', session, impl=SequenceImplementation)
+    transaction.abort()
+    assert stored_values(db_url) == {'seq': 0}
+
+
+def test_registration_continues_from_a_stored_value(session, db_url):
+    with transaction.manager:
+        write(session, insert(sequences).values(name='seq', current=41))
+    assert pooled('seq', session).next(session) == 42
+
+
+def test_a_rollback_does_not_give_the_value_back(session):
+    seq = pooled('seq', session, block_size=1)
+    transaction.begin()
+    seq.next(session)
+    transaction.abort()
+    assert seq.next(session) == 2
+
+
+def test_values_left_in_a_block_are_never_handed_out_by_another_instance(session):
+    first = pooled('seq', session, block_size=10)
+    first.next(session)
+    second = SequenceImplementation('seq', session, block_size=10)
+    assert second.next(session) == 11
+
+
+def test_block_size_1_holds_no_row_lock_for_the_callers_transaction(session, db_url):
+    seq = pooled('seq', session, block_size=1)
+    other_engine = create_engine(db_url)
+    try:
+        with transaction.manager:
+            mine = seq.next(session)
+            # Still inside the caller's transaction: another connection is
+            # not kept waiting.
+            with Session(other_engine) as other, other.begin():
+                theirs = seq.next(other)
+        assert (mine, theirs) == (1, 2)
+    finally:
+        other_engine.dispose()
+
+
+def test_generic_and_pooled_users_of_one_name_never_collide(session):
+    blocks = pooled('seq', session, block_size=5)
+    with transaction.manager:
+        gapless = register_sequence('seq', session)
+    values = []
+    for _ in range(4):
+        values.append(blocks.next(session))
+        with transaction.manager:
+            values.append(gapless.next(session))
+    assert values == [1, 6, 2, 7, 3, 8, 4, 9]
+
+
+def test_threads_sharing_one_sequence_get_each_value_once_in_order(session):
+    seq = pooled('seq', session, block_size=7)
+    results = {}
+
+    def take(index):
+        results[index] = [seq.next(session) for _ in range(500)]
+
+    threads = [threading.Thread(target=take, args=(index,)) for index in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    everything = [value for values in results.values() for value in values]
+    assert sorted(everything) == list(range(1, 4001))
+    assert all(values == sorted(values) for values in results.values())
+
+
+def test_processes_with_random_rollbacks_never_get_the_same_value(session, db_url):
+    jobs = [(db_url, 'seq', 'pooled', {'block_size': 7}, 1000, 0.2, seed) for seed in range(4)]
+    with ProcessPoolExecutor(4, mp_context=multiprocessing.get_context('spawn')) as pool:
+        results = list(pool.map(take_values, *zip(*jobs, strict=True)))
+    handed_out = Counter(value for result in results for value in result['handed_out'])
+    assert sum(handed_out.values()) == 4000
+    assert [value for value, times in handed_out.items() if times > 1] == []
+    assert all(result['handed_out'] == sorted(result['handed_out']) for result in results)
+
+
+def test_generic_and_pooled_processes_on_one_name_never_commit_the_same_value(session, db_url):
+    jobs = [
+        (db_url, 'seq', impl, {'block_size': 5} if impl == 'pooled' else {}, 300, 0.2, seed)
+        for seed, impl in enumerate(['generic', 'pooled', 'generic', 'pooled'])
+    ]
+    with ProcessPoolExecutor(4, mp_context=multiprocessing.get_context('spawn')) as pool:
+        results = list(pool.map(take_values, *zip(*jobs, strict=True)))
+    committed = Counter(value for result in results for value in result['committed'])
+    assert [value for value, times in committed.items() if times > 1] == []
+
+
+def _child_takes_a_value(queue):
+    sequence = get_sequence('seq')
+    queue.put(sequence.next(get_session()))
+
+
+def test_a_forked_child_takes_a_new_block_not_its_parents(session):
+    seq = pooled('seq', session, block_size=10)
+    assert seq.next(session) == 1
+    parents_connection = seq._reserver._db
+    context = multiprocessing.get_context('fork')
+    queue = context.Queue()
+    child = context.Process(target=_child_takes_a_value, args=(queue,))
+    child.start()
+    from_child = queue.get(timeout=60)
+    child.join(60)
+    assert child.exitcode == 0
+    assert from_child == 11
+    # The parent goes on with its own block, and its reservation connection
+    # still works, not replaced: the child did not talk on it or close it.
+    assert [seq.next(session) for _ in range(10)] == [2, 3, 4, 5, 6, 7, 8, 9, 10, 21]
+    assert seq._reserver._db is parents_connection
+
+
+def test_block_size_must_be_a_positive_int(session):
+    for wrong in (0, -1, 1.5, True, '10'):
+        with pytest.raises(ValueError, match='block_size must be a positive int'):
+            SequenceImplementation('seq', session, block_size=wrong)
+
+
+def test_a_missing_row_at_reservation_is_an_error_not_a_restart(session):
+    seq = pooled('seq', session, block_size=1)
+    with transaction.manager:
+        write(session, delete(sequences))
+    with pytest.raises(SequenceMissing, match="'seq' has no row"):
+        seq.next(session)
+
+
+def test_registration_without_the_table_says_how_to_create_it(db_url):
+    register_session(db_url)
+    with pytest.raises(SequenceTableMissing, match='create it with'):
+        SequenceImplementation('seq', get_session())
+
+
+def test_a_block_that_would_pass_the_column_top_is_refused(session):
+    seq = pooled('seq', session, block_size=10)
+    with transaction.manager:
+        write(session, update(sequences).values(current=2**63 - 5))
+    with pytest.raises(SequenceOverflow):
+        seq.next(session)
+
+
+def test_an_engine_sharing_one_connection_is_refused():
+    register_session('sqlite://')
+    with pytest.raises(SharedConnectionPool, match='connection of its own'):
+        SequenceImplementation('seq', get_session())
+
+
+@pytest.fixture
+def written(session, db_url):
+    """The caller's transaction has written: on SQLite it holds the write lock."""
+    seq = pooled('seq', session, block_size=1)
+    transaction.begin()
+    session.execute(insert(taken).values(value=-1))
+    session.flush()
+    yield seq
+    transaction.abort()
+
+
+def test_sqlite_refuses_to_reserve_while_the_callers_transaction_holds_the_write_lock(written, session, db_url):
+    if not db_url.startswith('sqlite'):
+        pytest.skip('SQLite only: servers lock rows, see the next test')
+    with pytest.raises(BlockReservationBlocked, match='take values before that transaction writes'):
+        written.next(session)
+
+
+def test_servers_reserve_while_the_callers_transaction_has_written(written, session, db_url):
+    if db_url.startswith('sqlite'):
+        pytest.skip('servers only: SQLite refuses, see the previous test')
+    assert written.next(session) == 1
+
+
+def test_an_engine_on_another_sqlite_file_reserves_while_the_caller_writes(session, db_url, tmp_path):
+    if not db_url.startswith('sqlite'):
+        pytest.skip('the way round for SQLite\'s single writer')
+    elsewhere = create_engine(f'sqlite:///{tmp_path / "sequences.db"}')
+    sequences.create(elsewhere)
+    try:
+        seq = SequenceImplementation('seq', session, block_size=1, engine=elsewhere)
+        with transaction.manager:
+            session.execute(insert(taken).values(value=-1))
+            session.flush()
+            assert seq.next(session) == 1
+    finally:
+        elsewhere.dispose()
+
+
+def test_reservations_never_wait_for_the_engines_pool(db_url):
+    engine = create_engine(db_url, pool_size=1, max_overflow=0, pool_timeout=5)
+    sequences.create(engine)
+    try:
+        with Session(engine) as session, session.begin():
+            seq = SequenceImplementation('seq', session, block_size=1)
+            session.connection()  # the caller now holds the pool's only connection
+            assert [seq.next(session) for _ in range(3)] == [1, 2, 3]
+    finally:
+        engine.dispose()
+
+
+def test_a_lost_reservation_connection_is_replaced_and_the_sequence_goes_on(session):
+    seq = pooled('seq', session, block_size=1)
+    assert seq.next(session) == 1
+    seq._reserver._db.connection.connection.dbapi_connection.close()
+    assert [seq.next(session), seq.next(session)] == [2, 3]
+
+
+def test_a_new_sequence_starts_at_the_start_given(session):
+    with transaction.manager:
+        seq = register_sequence('seq', session, impl=SequenceImplementation, start=500, block_size=3)
+    assert [seq.next(session) for _ in range(4)] == [500, 501, 502, 503]
+
+
+def test_the_reservation_connection_goes_when_its_last_sequence_does(session):
+    seq = SequenceImplementation('seq', session, block_size=1)
+    seq.next(session)
+    connection = weakref.ref(seq._reserver._db.connection)
+    del seq
+    gc.collect()
+    assert connection() is None
