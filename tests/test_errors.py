@@ -4,6 +4,7 @@ import pickle
 import pytest
 
 from mortar_rdb.sequence.errors import (
+    BlockReservationBlocked,
     InvalidSequenceName,
     NativeOperationUnsupported,
     NoSuchSequence,
@@ -26,6 +27,7 @@ ERRORS = [
     NoSuchSequence('seq', 'sqlite://', ' --impl native'),
     SequenceChangeBlocked('seq', 10, 'Dropping'),
     NativeOperationUnsupported('Oracle cannot.'),
+    BlockReservationBlocked('seq', 'restart'),
 ]
 
 

@@ -117,18 +117,23 @@ class NoSuchSequence(SequenceError, LookupError):
 
 
 class BlockReservationBlocked(SequenceError):
-    """A pooled sequence needs a new block, and the caller's own transaction
-    holds the lock that reserving one would wait for."""
+    """A pooled sequence must write its row on its reservation connection, and
+    the caller's own transaction holds the lock that doing so would wait for."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, method: str = 'next') -> None:
+        if method == 'next':
+            needs, advice = 'needs a new block of values', 'take values'
+        else:
+            needs, advice = f'must write its row for {method}()', f'call {method}()'
         super().__init__(
-            f'Pooled sequence {name!r} needs a new block of values, but the transaction '
-            'of the session passed to next() holds the database write lock that reserving '
-            'one would wait for: take values before that transaction writes, or keep the '
+            f'Pooled sequence {name!r} {needs}, but the transaction '
+            f'of the session passed to {method}() holds the database write lock that this '
+            f'would wait for: {advice} before that transaction writes, or keep the '
             'sequences table in another database with register_sequence(..., engine=...).'
         )
         self.name = name
-        self._made_from = (name,)
+        self.method = method
+        self._made_from = (name, method)
 
 
 class SharedConnectionPool(SequenceError, ValueError):
