@@ -13,25 +13,36 @@ What this buys, and what it costs:
 - not gapless: a caller's rollback does not give its value back, and the
   values left in a block are lost when the process ends;
 - ordered within one process only: two processes interleave their blocks.
+
+It provides :class:`~mortar_rdb.interfaces.IManagedSequence`. Everything it
+changes in the database (reserving, ``next_many()``, ``restart()``,
+``drop()``) is committed at once on the reservation connection, never in the
+caller's transaction: a change left there would keep the row locked, and
+this process's next reservation would wait for its own caller.
 """
 from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
+from typing import TypeVar
 from weakref import WeakSet, WeakValueDictionary
 
 from sqlalchemy import Connection, Engine, exc
 from sqlalchemy.orm import Session, scoped_session
 from sqlalchemy.pool import SingletonThreadPool, StaticPool
-from zope.interface import implementer
+from zope.interface import implementer, provider
 
-from ..interfaces import ISequence
+from ..interfaces import IManagedSequence, IManagedSequenceFactory
 from ..sessions import AnySession
 from . import generic
 from .access import Runner, backend_for
-from .errors import BlockReservationBlocked, SharedConnectionPool
+from .errors import BlockReservationBlocked, InvalidSequenceValue, SequenceError, SharedConnectionPool
+from .values import check_count
 
 __all__ = ['DEFAULT_BLOCK_SIZE', 'SequenceImplementation']
+
+T = TypeVar('T')
 
 #: Values reserved per round trip unless ``block_size`` says otherwise; why
 #: this number is explained in the docs' "Pooled sequences" page.
@@ -42,7 +53,8 @@ DEFAULT_BLOCK_SIZE = 100
 _SHARING_POOLS = (StaticPool, SingletonThreadPool)
 
 
-@implementer(ISequence)
+@implementer(IManagedSequence)
+@provider(IManagedSequenceFactory)
 class SequenceImplementation:
     """A sequence that hands out values from blocks reserved ahead of time.
 
@@ -70,11 +82,7 @@ class SequenceImplementation:
     ) -> None:
         if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
             raise ValueError(f'block_size must be a positive int, not {block_size!r}.')
-        if engine is None:
-            bind = session.get_bind()
-            engine = bind.engine if isinstance(bind, Connection) else bind
-        if isinstance(engine.pool, _SHARING_POOLS):
-            raise SharedConnectionPool(name, type(engine.pool).__name__)
+        engine = _usable(name, engine or _engine_of(session))
         self.name = name
         self.block_size = block_size
         self._engine = engine
@@ -83,15 +91,30 @@ class SequenceImplementation:
         # Connect before looking at the caller's session, which may take
         # the last connection the pool has.
         self._reserver.connect()
-        self._refuse_if_caller_locks_us_out(session)
+        self._refuse_if_caller_locks_us_out(session, 'register_sequence')
         self._reserver.create_row(name, start)
         _live.add(self)
 
     def _start_afresh(self) -> None:
         """Forget the current block: the next call reserves a new one."""
         self._lock = threading.Lock()
+        self._forget_block()
+
+    def _forget_block(self) -> None:
         self._next = 1
         self._top = 0
+
+    @classmethod
+    def drop_storage(cls, name: str, session: AnySession) -> bool:
+        """Delete the row of sequence ``name``; return whether there was one.
+
+        Committed at once on the reservation connection of ``session``'s
+        engine, whatever becomes of ``session``'s transaction. Processes that
+        still hold blocks of ``name`` keep handing them out.
+        """
+        engine = _usable(name, _engine_of(session))
+        _refuse_if_locked_out(name, engine, session, 'drop_storage')
+        return reserver_for(engine).drop(name)
 
     def next(self, session: AnySession | None = None) -> int:
         """The next value of this process's block, reserving a block when it is used up.
@@ -109,30 +132,94 @@ class SequenceImplementation:
 
     def _reserve(self, session: AnySession | None) -> int:
         """Reserve the next block in a transaction of its own; return its first value."""
-        if session is not None:
-            self._refuse_if_caller_locks_us_out(session)
+        self._refuse_if_caller_locks_us_out(session)
         top = self._reserver.reserve(self.name, self.block_size)
         self._top = top
         return top - self.block_size + 1
 
-    def _refuse_if_caller_locks_us_out(self, session: AnySession) -> None:
-        """Raise rather than wait for a lock the caller itself holds (SQLite's one writer)."""
-        sql = backend_for(self._engine).sql
-        if not sql.single_writer:
-            return
-        if isinstance(session, scoped_session):
-            session = session()
-        if not session.in_transaction():
-            return
-        connection = session.connection()
-        mine, theirs = self._engine.url, connection.engine.url
-        if (mine.get_backend_name(), mine.database) != (theirs.get_backend_name(), theirs.database):
-            return
-        if sql.locks_out_other_writers(connection.connection.dbapi_connection):
-            raise BlockReservationBlocked(self.name)
+    def next_many(self, session: AnySession, count: int) -> range:
+        """``count`` fresh consecutive values, reserved in one round trip.
+
+        They come straight from the ``sequences`` row, as a block does, and
+        are committed at once; this process's current block is left as it
+        is, so :meth:`next` goes on from where it was.
+        """
+        check_count(count)
+        self._refuse_if_caller_locks_us_out(session, 'next_many')
+        ceiling = self._reserver.ceiling()
+        if count > ceiling:
+            raise InvalidSequenceValue(f'The number of values must be at most {ceiling}, not {count}.')
+        top = self._reserver.reserve(self.name, count)
+        return range(top - count + 1, top + 1)
+
+    def current(self, session: AnySession) -> int | None:
+        """The highest value reserved by anyone (``start - 1`` before the first), or None below 1.
+
+        Read on the reservation connection, so it sees every committed
+        reservation. Values still waiting in the blocks of live processes,
+        this one's included, are below it: it is a high-water mark, not the
+        last value handed out.
+        """
+        return self._reserver.current(self.name)
+
+    def restart(self, session: AnySession, value: int, force: bool = False) -> None:
+        """Make ``value`` the next value; refuse to move backwards without ``force``.
+
+        Checked and changed like a generic sequence, but committed at once on
+        the reservation connection. This process forgets its block, so its
+        next value is ``value``; other processes hand out the rest of their
+        blocks first, so moving backwards with ``force`` can repeat values.
+        """
+        self._refuse_if_caller_locks_us_out(session, 'restart')
+        with self._lock:
+            self._reserver.restart(self.name, value, force)
+            self._forget_block()
+
+    def drop(self, session: AnySession) -> bool:
+        """Delete this sequence's row, committed at once; return whether there was one.
+
+        This process forgets its block; other processes keep theirs.
+        """
+        self._refuse_if_caller_locks_us_out(session, 'drop')
+        with self._lock:
+            self._forget_block()
+            return self._reserver.drop(self.name)
+
+    def _refuse_if_caller_locks_us_out(self, session: AnySession | None, method: str = 'next') -> None:
+        if session is not None:
+            _refuse_if_locked_out(self.name, self._engine, session, method)
 
     def __repr__(self) -> str:
         return f'<{type(self).__module__}.{type(self).__qualname__} {self.name!r} block_size={self.block_size}>'
+
+
+def _engine_of(session: AnySession) -> Engine:
+    bind = session.get_bind()
+    return bind.engine if isinstance(bind, Connection) else bind
+
+
+def _usable(name: str, engine: Engine) -> Engine:
+    """``engine``, if it can give a reservation a connection of its own."""
+    if isinstance(engine.pool, _SHARING_POOLS):
+        raise SharedConnectionPool(name, type(engine.pool).__name__)
+    return engine
+
+
+def _refuse_if_locked_out(name: str, engine: Engine, session: AnySession, method: str) -> None:
+    """Raise rather than wait for a lock the caller itself holds (SQLite's one writer)."""
+    sql = backend_for(engine).sql
+    if not sql.single_writer:
+        return
+    if isinstance(session, scoped_session):
+        session = session()
+    if not session.in_transaction():
+        return
+    connection = session.connection()
+    mine, theirs = engine.url, connection.engine.url
+    if (mine.get_backend_name(), mine.database) != (theirs.get_backend_name(), theirs.database):
+        return
+    if sql.locks_out_other_writers(connection.connection.dbapi_connection):
+        raise BlockReservationBlocked(name, method)
 
 
 class Reserver:
@@ -157,12 +244,44 @@ class Reserver:
     def create_row(self, name: str, start: int) -> None:
         """Add the row of sequence ``name``, whose first value is ``start``,
         unless it exists; committed at once."""
+        self._as_generic(lambda session: generic.SequenceImplementation(name, session, start))  # checks name and start
+
+    def current(self, name: str) -> int | None:
+        """What :meth:`generic.SequenceImplementation.current` says of ``name``, read here."""
+        return self._as_generic(lambda session: generic.SequenceImplementation.for_existing(name).current(session))
+
+    def restart(self, name: str, value: int, force: bool) -> None:
+        """Restart ``name`` as the generic implementation does, committed at once."""
+        self._as_generic(
+            lambda session: generic.SequenceImplementation.for_existing(name).restart(session, value, force)
+        )
+
+    def drop(self, name: str) -> bool:
+        """Delete the row of ``name`` as the generic implementation does, committed at once."""
+        return self._as_generic(lambda session: generic.SequenceImplementation.drop_storage(name, session))
+
+    def ceiling(self) -> int:
+        """The highest value the ``sequences`` table can hold."""
+        with self._lock:
+            db = self._connection()
+            return db.shape().ceiling
+
+    def _as_generic(self, work: Callable[[Session], T]) -> T:
+        """Run ``work`` (generic sequence code) in a session on this connection and commit.
+
+        The row is the generic implementation's, so its code does the work.
+        A refusal (one of our errors) rolls back and keeps the connection;
+        anything else closes it.
+        """
         with self._lock:
             db = self._connection()
             try:
                 with Session(bind=db.connection) as session:
-                    generic.SequenceImplementation(name, session, start)  # checks name and start
+                    result = work(session)
                     self._commit(db)
+                return result
+            except SequenceError:
+                raise
             except BaseException:
                 self._discard()
                 raise

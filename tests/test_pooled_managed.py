@@ -1,0 +1,358 @@
+"""Pooled sequences as IManagedSequence: batches, inspection, restart, drop, on every configured database.
+
+Everything that writes the row (next_many, restart, drop) is committed at
+once on the reservation connection, so most tests need no transaction.
+"""
+import pytest
+import transaction
+from sqlalchemy import create_engine, insert
+from sqlalchemy.orm import Session
+from zope.interface.verify import verifyObject
+
+from mortar_rdb import get_session, register_session
+from mortar_rdb.interfaces import IManagedSequence, IManagedSequenceFactory, ISequence
+from mortar_rdb.sequence import drop_sequence, get_sequence, register_sequence
+from mortar_rdb.sequence.__main__ import main
+from mortar_rdb.sequence.errors import (
+    BlockReservationBlocked,
+    InvalidSequenceValue,
+    SequenceMissing,
+    SequenceNotRegistered,
+    SequenceOverflow,
+    SequenceRestartRefused,
+    SharedConnectionPool,
+)
+from mortar_rdb.sequence.generic import sequences
+from mortar_rdb.sequence.pooled import SequenceImplementation
+from mortar_rdb.sequence.table import INT64_MAX
+
+from .helpers import stored_values
+from .pooled_workers import taken, taken_metadata
+
+
+@pytest.fixture
+def session(db_url):
+    """A transactional session on a database with the sequences table."""
+    engine = create_engine(db_url)
+    sequences.create(engine)
+    taken_metadata.create_all(engine)
+    engine.dispose()
+    register_session(db_url)
+    return get_session()
+
+
+def pooled(name, session, **options):
+    with transaction.manager:
+        register_sequence(name, session, impl=SequenceImplementation, **options)
+    return get_sequence(name)
+
+
+def test_the_pooled_sequence_provides_the_managed_interface(session):
+    sequence = pooled('seq', session)
+    assert verifyObject(IManagedSequence, sequence)
+    assert ISequence.providedBy(sequence)
+    assert IManagedSequenceFactory.providedBy(SequenceImplementation)
+
+
+# next_many ------------------------------------------------------------------
+
+
+def test_next_many_returns_a_range_above_every_reserved_block(session):
+    seq = pooled('seq', session, block_size=10)
+    assert seq.next(session) == 1
+    assert seq.next_many(session, 3) == range(11, 14)
+
+
+def test_next_many_leaves_this_process_s_block_alone(session):
+    seq = pooled('seq', session, block_size=10)
+    seq.next(session)
+    seq.next_many(session, 3)
+    assert [seq.next(session) for _ in range(9)] == [2, 3, 4, 5, 6, 7, 8, 9, 10]
+    assert seq.next(session) == 14
+
+
+def test_next_many_reserves_in_the_row_as_a_block_does(session, db_url):
+    seq = pooled('seq', session, block_size=10)
+    seq.next_many(session, 25)
+    assert stored_values(db_url) == {'seq': 25}
+
+
+def test_next_many_is_not_given_back_by_a_rollback(session, db_url):
+    seq = pooled('seq', session)
+    transaction.begin()
+    assert seq.next_many(session, 5) == range(1, 6)
+    transaction.abort()
+    assert stored_values(db_url) == {'seq': 5}
+
+
+def test_next_many_never_overlaps_another_instance_s_block(session):
+    first = pooled('seq', session, block_size=10)
+    second = SequenceImplementation('seq', session, block_size=10)
+    first.next(session)
+    assert second.next_many(session, 2) == range(11, 13)
+
+
+@pytest.mark.parametrize('count', [0, -1, True, 1.5, '3'])
+def test_next_many_refuses_a_count_that_is_not_a_positive_int(session, count):
+    seq = pooled('seq', session)
+    with pytest.raises(InvalidSequenceValue, match='number of values'):
+        seq.next_many(session, count)
+
+
+def test_next_many_refuses_a_count_above_the_column_top(session):
+    seq = pooled('seq', session)
+    with pytest.raises(InvalidSequenceValue, match='at most'):
+        seq.next_many(session, INT64_MAX + 1)
+
+
+def test_next_many_past_the_column_top_raises_overflow(session):
+    seq = pooled('seq', session)
+    seq.restart(session, INT64_MAX - 1)
+    with pytest.raises(SequenceOverflow):
+        seq.next_many(session, 3)
+    assert seq.next_many(session, 2) == range(INT64_MAX - 1, INT64_MAX + 1)
+
+
+def test_next_many_of_a_dropped_sequence_raises_sequence_missing(session):
+    seq = pooled('seq', session)
+    SequenceImplementation.drop_storage('seq', session)
+    with pytest.raises(SequenceMissing):
+        seq.next_many(session, 2)
+
+
+# current --------------------------------------------------------------------
+
+
+def test_current_of_a_new_sequence_is_none(session):
+    assert pooled('seq', session).current(session) is None
+
+
+def test_current_before_the_first_value_is_start_minus_1(session):
+    seq = pooled('seq', session, start=5)
+    assert seq.current(session) == 4
+    assert seq.next(session) == 5
+
+
+def test_current_is_the_top_of_the_highest_block_reserved_by_anyone(session):
+    first = pooled('seq', session, block_size=10)
+    second = SequenceImplementation('seq', session, block_size=10)
+    first.next(session)
+    assert first.current(session) == 10
+    second.next(session)
+    assert first.current(session) == 20
+
+
+def test_current_takes_nothing(session):
+    seq = pooled('seq', session, block_size=1)
+    assert seq.current(session) is None
+    assert seq.current(session) is None
+    assert seq.next(session) == 1
+
+
+def test_current_of_a_dropped_sequence_raises_sequence_missing(session):
+    seq = pooled('seq', session)
+    SequenceImplementation.drop_storage('seq', session)
+    with pytest.raises(SequenceMissing):
+        seq.current(session)
+
+
+# restart --------------------------------------------------------------------
+
+
+def test_restart_forward_makes_value_the_next_one_despite_the_block_in_hand(session):
+    seq = pooled('seq', session, block_size=10)
+    seq.next(session)
+    seq.restart(session, 50)
+    assert seq.current(session) == 49
+    assert [seq.next(session), seq.next(session)] == [50, 51]
+
+
+def test_restart_backwards_is_refused_and_keeps_the_block(session):
+    seq = pooled('seq', session, block_size=10)
+    seq.next(session)
+    with pytest.raises(SequenceRestartRefused, match='force'):
+        seq.restart(session, 5)
+    assert seq.current(session) == 10
+    assert seq.next(session) == 2
+
+
+def test_restart_to_the_high_water_mark_is_refused_and_just_above_it_is_not(session):
+    seq = pooled('seq', session, block_size=10)
+    seq.next(session)
+    with pytest.raises(SequenceRestartRefused):
+        seq.restart(session, 10)
+    seq.restart(session, 11)
+    assert seq.next(session) == 11
+
+
+def test_restart_backwards_with_force_makes_value_the_next_one(session):
+    seq = pooled('seq', session, block_size=10)
+    seq.next(session)
+    seq.restart(session, 3, force=True)
+    assert seq.current(session) == 2
+    assert seq.next(session) == 3
+
+
+def test_restart_backwards_with_force_repeats_values_left_in_other_processes_blocks(session):
+    seq = pooled('seq', session, block_size=10)
+    elsewhere = SequenceImplementation('seq', session, block_size=10)
+    assert elsewhere.next(session) == 1
+    seq.restart(session, 1, force=True)
+    assert seq.next(session) == 1
+    assert elsewhere.next(session) == 2  # handed out again by seq's next block
+
+
+def test_restart_is_committed_at_once_whatever_the_transaction_does(session, db_url):
+    seq = pooled('seq', session)
+    transaction.begin()
+    seq.restart(session, 50)
+    transaction.abort()
+    assert stored_values(db_url) == {'seq': 49}
+
+
+@pytest.mark.parametrize('value', [0, -1, True, 2.0, '5', INT64_MAX + 1])
+def test_restart_refuses_a_value_the_sequence_cannot_hand_out(session, value):
+    seq = pooled('seq', session)
+    with pytest.raises(InvalidSequenceValue, match='restart value'):
+        seq.restart(session, value)
+
+
+def test_restart_after_a_refusal_still_works_on_the_same_connection(session):
+    seq = pooled('seq', session, block_size=5)
+    seq.next(session)
+    with pytest.raises(SequenceRestartRefused):
+        seq.restart(session, 2)
+    connection = seq._reserver._db
+    seq.restart(session, 20)
+    assert seq._reserver._db is connection
+    assert seq.next(session) == 20
+
+
+def test_restart_of_a_dropped_sequence_raises_sequence_missing(session):
+    seq = pooled('seq', session)
+    SequenceImplementation.drop_storage('seq', session)
+    with pytest.raises(SequenceMissing):
+        seq.restart(session, 5, force=True)
+
+
+# drop -----------------------------------------------------------------------
+
+
+def test_drop_deletes_the_row_and_says_it_was_there(session, db_url):
+    seq = pooled('seq', session)
+    assert seq.drop(session) is True
+    assert stored_values(db_url) == {}
+
+
+def test_drop_of_a_missing_row_returns_false(session):
+    seq = pooled('seq', session)
+    seq.drop(session)
+    assert seq.drop(session) is False
+
+
+def test_drop_is_committed_at_once_whatever_the_transaction_does(session, db_url):
+    seq = pooled('seq', session)
+    transaction.begin()
+    seq.drop(session)
+    transaction.abort()
+    assert stored_values(db_url) == {}
+
+
+def test_drop_throws_this_process_s_block_away(session):
+    seq = pooled('seq', session, block_size=10)
+    seq.next(session)
+    seq.drop(session)
+    with pytest.raises(SequenceMissing):
+        seq.next(session)
+
+
+def test_drop_storage_deletes_a_row_without_a_registration(session, db_url):
+    pooled('seq', session)
+    assert SequenceImplementation.drop_storage('seq', session) is True
+    assert SequenceImplementation.drop_storage('seq', session) is False
+    assert stored_values(db_url) == {}
+
+
+def test_drop_storage_refuses_an_engine_sharing_one_connection():
+    with Session(create_engine('sqlite://')) as session:
+        with pytest.raises(SharedConnectionPool):
+            SequenceImplementation.drop_storage('seq', session)
+
+
+def test_drop_sequence_removes_a_registered_pooled_sequence(session, db_url):
+    pooled('seq', session, block_size=10).next(session)
+    assert drop_sequence('seq', session) is True
+    assert stored_values(db_url) == {}
+    with pytest.raises(SequenceNotRegistered):
+        get_sequence('seq')
+
+
+def test_a_dropped_pooled_sequence_registered_again_starts_from_start(session):
+    pooled('seq', session, block_size=10).next(session)
+    drop_sequence('seq', session)
+    assert pooled('seq', session, start=3).next(session) == 3
+
+
+def test_drop_sequence_of_an_unregistered_name_uses_the_pooled_drop_storage(session, db_url):
+    pooled('seq', session)
+    drop_sequence('seq', session)
+    SequenceImplementation('seq', session)  # a row, but no registration
+    assert drop_sequence('seq', session, impl=SequenceImplementation) is True
+    assert stored_values(db_url) == {}
+
+
+# the caller's own write lock (SQLite) -----------------------------------------
+
+
+@pytest.fixture
+def written(session):
+    """A pooled sequence, and a caller's transaction that has written: on SQLite it holds the write lock."""
+    seq = pooled('seq', session, block_size=1)
+    transaction.begin()
+    session.execute(insert(taken).values(value=-1))
+    session.flush()
+    yield seq
+    transaction.abort()
+
+
+CHANGES = {
+    'next_many': lambda seq, session: seq.next_many(session, 2),
+    'restart': lambda seq, session: seq.restart(session, 10),
+    'drop': lambda seq, session: seq.drop(session),
+    'drop_storage': lambda seq, session: SequenceImplementation.drop_storage('seq', session),
+}
+
+
+@pytest.mark.parametrize('method', list(CHANGES))
+def test_sqlite_refuses_a_change_while_the_callers_transaction_holds_the_write_lock(written, session, db_url, method):
+    if not db_url.startswith('sqlite'):
+        pytest.skip('SQLite only: servers lock rows, see the next test')
+    with pytest.raises(BlockReservationBlocked, match=rf'{method}\(\) before that transaction writes'):
+        CHANGES[method](written, session)
+
+
+@pytest.mark.parametrize('method', list(CHANGES))
+def test_servers_change_the_row_while_the_callers_transaction_has_written(written, session, db_url, method):
+    if db_url.startswith('sqlite'):
+        pytest.skip('servers only: SQLite refuses, see the previous test')
+    CHANGES[method](written, session)
+
+
+def test_current_reads_while_the_callers_transaction_has_written(written, session):
+    assert written.current(session) is None
+
+
+# the command line and operations work on pooled names ---------------------------
+
+
+def test_the_generic_commands_see_and_restart_a_pooled_sequence(session, db_url, capsys):
+    seq = pooled('seq', session, block_size=10)
+    seq.next(session)
+    assert main(['--url', db_url, 'current', 'seq']) == 0
+    assert capsys.readouterr().out == '10\n'
+    assert main(['--url', db_url, 'restart', 'seq', '100']) == 0
+    capsys.readouterr()
+    # This process's block still holds 2..10: only its own restart() throws it away.
+    assert seq.next(session) == 2
+    seq.restart(session, 101)
+    assert seq.next(session) == 101
