@@ -34,7 +34,7 @@ class IManagedSequence(ISequence):
 
         One round trip to the database where the implementation allows.
         Where the implementation can promise contiguous values (the generic
-        one) it returns ``range(first, first + count)``; otherwise a list of
+        and pooled ones) it returns ``range(first, first + count)``; otherwise a list of
         ``count`` distinct ints (the native one, whose values are contiguous
         only when nobody else took any meanwhile). ``count`` must be a
         positive integer.
@@ -46,7 +46,9 @@ class IManagedSequence(ISequence):
         That is the last value handed out, or ``start - 1`` before the first
         one (``value - 1`` after a restart); None when that is below 1, as for
         a new sequence starting at 1. A snapshot: other transactions may take
-        values as soon as it is read. Takes nothing.
+        values as soon as it is read. Takes nothing. A pooled sequence
+        reports the highest value reserved by any process: values still
+        waiting in the blocks of live processes are below it.
         """
 
     def restart(session, value, force=False):

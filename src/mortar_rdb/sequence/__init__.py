@@ -53,7 +53,7 @@ def drop_sequence(name: str, session: Session | scoped_session[Session], impl: A
     sequence removes its own storage; for a name that is not registered,
     ``impl.drop_storage(name, session)`` does. The registration goes at
     once; a generic sequence's row goes when the transaction commits, a
-    native sequence at once. Once dropped, a sequence that is registered
+    pooled sequence's row and a native sequence at once. Once dropped, a sequence that is registered
     again starts from its ``start``.
     """
     sequence = components().queryUtility(ISequence, name)

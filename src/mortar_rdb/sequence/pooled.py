@@ -82,7 +82,7 @@ class SequenceImplementation:
     ) -> None:
         if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
             raise ValueError(f'block_size must be a positive int, not {block_size!r}.')
-        engine = _usable(name, engine or _engine_of(session))
+        engine = _usable(name, _engine_of(session) if engine is None else engine)
         self.name = name
         self.block_size = block_size
         self._engine = engine
