@@ -121,6 +121,14 @@ class SequenceSQL:
         """Whether a driver error says the sequences table does not exist."""
         return False
 
+    def is_conflict(self, error: BaseException) -> bool:
+        """Whether a driver error means "another transaction got there first".
+
+        True only for errors after which running the whole transaction
+        again is safe: lock wait timeouts, deadlocks, serialization failures.
+        """
+        return False
+
 
 class PostgreSQL(SequenceSQL):
     def _insert_missing_statement(self) -> Any:
@@ -131,7 +139,13 @@ class PostgreSQL(SequenceSQL):
         )
 
     def is_missing_table(self, error: BaseException) -> bool:
-        return (getattr(error, 'sqlstate', None) or getattr(error, 'pgcode', None)) == '42P01'
+        return _sqlstate(error) == '42P01'
+
+    # serialization_failure, deadlock_detected, lock_not_available (lock_timeout)
+    _conflicts = frozenset({'40001', '40P01', '55P03'})
+
+    def is_conflict(self, error: BaseException) -> bool:
+        return _sqlstate(error) in self._conflicts
 
 
 class SQLite(SequenceSQL):
@@ -149,6 +163,16 @@ class SQLite(SequenceSQL):
 
     def is_missing_table(self, error: BaseException) -> bool:
         return 'no such table' in str(error)
+
+    def is_conflict(self, error: BaseException) -> bool:
+        # SQLITE_BUSY, "database is locked": the busy timeout ran out, or
+        # SQLite refused to wait because waiting could deadlock. Either way
+        # the failed statement changed nothing. (sqlite_errorcode is new in
+        # Python 3.11; the message is the same everywhere.)
+        code = getattr(error, 'sqlite_errorcode', None)
+        if code is not None:
+            return code & 0xFF == _SQLITE_BUSY
+        return 'database is locked' in str(error)
 
 
 class MySQL(SequenceSQL):
@@ -182,7 +206,24 @@ class MySQL(SequenceSQL):
         return int(value) if value else self.current(cursor, name)
 
     def is_missing_table(self, error: BaseException) -> bool:
-        return bool(error.args) and error.args[0] == 1146
+        return _mysql_code(error) == 1146
+
+    # ER_LOCK_WAIT_TIMEOUT, ER_LOCK_DEADLOCK
+    _conflicts = frozenset({1205, 1213})
+
+    def is_conflict(self, error: BaseException) -> bool:
+        return _mysql_code(error) in self._conflicts
+
+
+_SQLITE_BUSY = 5
+
+
+def _sqlstate(error: BaseException) -> str | None:
+    return getattr(error, 'sqlstate', None) or getattr(error, 'pgcode', None)
+
+
+def _mysql_code(error: BaseException) -> object:
+    return error.args[0] if error.args else None
 
 
 _BY_DIALECT: dict[str, type[SequenceSQL]] = {

@@ -1,0 +1,60 @@
+"""A process that uses a sequence, for tests that kill processes.
+
+    python worker.py URL IMPLEMENTATION hold NAME
+        take one value in a transaction, print "holding VALUE", then wait
+        forever without committing.
+    python worker.py URL IMPLEMENTATION loop NAME COUNT
+        commit COUNT transactions, each taking a value and writing it to the
+        ``taken`` table; print "took VALUE" after each commit.
+    python worker.py URL IMPLEMENTATION prepare NAME
+        take one value in a two-phase transaction, prepare it, print
+        "prepared XID", then wait forever without committing.
+"""
+from __future__ import annotations
+
+import sys
+import time
+
+import transaction
+from sqlalchemy import create_engine, insert
+from sqlalchemy.orm import Session
+
+from known_implementations import BY_ID
+from mortar_rdb import get_session, register_session
+from taken_table import taken
+
+
+def hold(url: str, implementation_id: str, name: str) -> None:
+    with Session(create_engine(url)) as session:
+        value = BY_ID[implementation_id].create(name, session).next(session)
+        print('holding', value, flush=True)
+        time.sleep(3600)
+
+
+def loop(url: str, implementation_id: str, name: str, count: str) -> None:
+    register_session(url)
+    sequence = None
+    for _ in range(int(count)):
+        for attempt in transaction.manager.attempts(100):
+            with attempt:
+                session = get_session()
+                if sequence is None:
+                    sequence = BY_ID[implementation_id].create(name, session)
+                value = sequence.next(session)
+                session.execute(insert(taken).values(name=name, value=value))
+        print('took', value, flush=True)
+
+
+def prepare(url: str, implementation_id: str, name: str) -> None:
+    with Session(create_engine(url), twophase=True) as session:
+        session.begin()
+        value = BY_ID[implementation_id].create(name, session).next(session)
+        session.get_transaction().prepare()
+        xid = session.get_transaction()._connections[session.get_bind()][1].xid
+        print('prepared', value, xid, flush=True)
+        time.sleep(3600)
+
+
+if __name__ == '__main__':
+    url, implementation_id, command, *rest = sys.argv[1:]
+    {'hold': hold, 'loop': loop, 'prepare': prepare}[command](url, implementation_id, *rest)
