@@ -159,7 +159,7 @@ def translate(error: exc.DBAPIError, backend: Backend) -> Exception:
     if error.connection_invalidated:
         return SequenceConnectionLost(orig)
     if backend.sql.is_conflict(orig):
-        return SequenceConflict(orig)
+        return SequenceConflict(orig, backend.sql.conflict_advice(orig))
     backend.forget_shape()
     if backend.sql.is_missing_table(orig):
         return SequenceTableMissing(backend.where)

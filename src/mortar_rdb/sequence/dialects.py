@@ -129,6 +129,10 @@ class SequenceSQL:
         """
         return False
 
+    def conflict_advice(self, error: BaseException) -> str:
+        """What to look at when a conflict keeps coming back."""
+        return ''
+
 
 class PostgreSQL(SequenceSQL):
     def _insert_missing_statement(self) -> Any:
@@ -213,6 +217,16 @@ class MySQL(SequenceSQL):
 
     def is_conflict(self, error: BaseException) -> bool:
         return _mysql_code(error) in self._conflicts
+
+    def conflict_advice(self, error: BaseException) -> str:
+        if _mysql_code(error) != 1205:
+            return ''
+        # Since MariaDB 10.5 a prepared XA transaction outlives its client.
+        return (
+            ' If the lock is never released, a two-phase (XA) transaction whose process died '
+            'after XA PREPARE may hold it: list those with XA RECOVER and end each one with '
+            "XA ROLLBACK 'xid' (or XA COMMIT 'xid' if the rest of it committed)."
+        )
 
 
 _SQLITE_BUSY = 5

@@ -95,8 +95,8 @@ class SequenceConflict(SequenceRetryable):
     SQLite's "database is locked".
     """
 
-    def __init__(self, orig: BaseException) -> None:
-        super().__init__(f'Another transaction was using the same sequence ({_first_line(orig)}); {_RETRY}', orig)
+    def __init__(self, orig: BaseException, advice: str = '') -> None:
+        super().__init__(f'Another transaction was using the same sequence ({_first_line(orig)}); {_RETRY}{advice}', orig)
 
 
 class SequenceConnectionLost(SequenceRetryable):
