@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import BigInteger, Column, Connection, MetaData, String, Table, inspect
 from sqlalchemy.dialects import mysql
+from sqlalchemy.ext.compiler import compiles
 
 from ..controlled import Source
 
@@ -20,15 +22,34 @@ INT64_MAX = 2**63 - 1
 #: The MetaData holding only the ``sequences`` table, for Alembic and friends.
 metadata = MetaData()
 
-# MySQL and MariaDB compare strings case-insensitively and, for most
-# collations, ignoring trailing spaces; a binary collation keeps
-# 'Invoice', 'invoice' and 'invoice ' three different sequences, as
-# they are on every other database.
-_name_type = (
-    String(NAME_LENGTH)
-    .with_variant(mysql.VARCHAR(NAME_LENGTH, charset='utf8mb4', collation='utf8mb4_bin'), 'mysql')
-    .with_variant(mysql.VARCHAR(NAME_LENGTH, charset='utf8mb4', collation='utf8mb4_nopad_bin'), 'mariadb')
-)
+
+class _BinaryName(mysql.VARCHAR):
+    """A name column on MySQL and MariaDB, compared code point by code point.
+
+    Their default collations ignore case, and every ``_bin`` collation but
+    the NO PAD ones ignores trailing spaces; the right collation depends on
+    the server, so it is chosen when the DDL is compiled for one.
+    """
+
+    cache_ok = True
+
+
+@compiles(_BinaryName, 'mysql')
+@compiles(_BinaryName, 'mariadb')
+def _compile_binary_name(type_: _BinaryName, compiler: Any, **kw: Any) -> str:
+    dialect = compiler.dialect
+    if dialect.is_mariadb:
+        collation = 'utf8mb4_nopad_bin'
+    elif (dialect.server_version_info or (0,)) >= (8,):
+        collation = 'utf8mb4_0900_bin'
+    else:  # MySQL 5.7 has no NO PAD collation: 'a' and 'a ' are one name there
+        collation = 'utf8mb4_bin'
+    return f'VARCHAR({type_.length}) CHARACTER SET utf8mb4 COLLATE {collation}'
+
+
+# 'Invoice', 'invoice' and 'invoice ' are three different sequences, as they
+# are on every other database.
+_name_type = String(NAME_LENGTH).with_variant(_BinaryName(NAME_LENGTH), 'mysql', 'mariadb')
 
 sequences = Table(
     'sequences',
