@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, make_url, select
+from sqlalchemy import Engine, create_engine, make_url, select, text
 from sqlalchemy.orm import Session
 
 from known_implementations import IMPLEMENTATIONS, Implementation
@@ -24,6 +24,15 @@ _SHORT_LOCK_WAIT: dict[str, dict[str, Any]] = {
     'sqlite': {'timeout': 0.2},
     'postgresql': {'options': '-c lock_timeout=200'},
     'mysql': {'init_command': 'SET SESSION innodb_lock_wait_timeout = 1'},
+}
+
+
+# How to find and end the server process behind a connection.
+_CONNECTION_ID = {'postgresql': 'SELECT pg_backend_pid()', 'mysql': 'SELECT CONNECTION_ID()'}
+_KILL = {'postgresql': 'SELECT pg_terminate_backend({id})', 'mysql': 'KILL CONNECTION {id}'}
+_OTHER_CONNECTIONS = {
+    'postgresql': 'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+    'mysql': 'SELECT id FROM information_schema.processlist WHERE db = database() AND id <> connection_id()',
 }
 
 
@@ -57,6 +66,21 @@ class Setup:
             text=True,
             **options,
         )
+
+    def connection_id(self, session: Session) -> int:
+        """The server's id for the connection of ``session``'s transaction."""
+        return int(session.execute(text(_CONNECTION_ID[self.backend])).scalar_one())
+
+    def kill_connection(self, connection_id: int) -> None:
+        """End a connection from the server's side, as a restart would."""
+        with self.engine().connect() as connection:
+            connection.execute(text(_KILL[self.backend].format(id=int(connection_id))))
+
+    def kill_all_connections(self) -> None:
+        """End every other connection to the test database, as a restart would."""
+        with self.engine().connect() as connection:
+            for (connection_id,) in connection.execute(text(_OTHER_CONNECTIONS[self.backend])).all():
+                connection.execute(text(_KILL[self.backend].format(id=int(connection_id))))
 
     def dispose(self) -> None:
         for engine in self._engines:

@@ -134,6 +134,9 @@ class Access:
         dialect = self.connection.dialect
         disconnected = dialect.is_disconnect(error, self.connection.connection.dbapi_connection, None)
         if disconnected:
+            # As SQLAlchemy does for its own statements: the server probably
+            # closed every pooled connection, so none of them is reused.
+            self.connection.engine.pool._invalidate(self.connection.connection, error)
             self.connection.invalidate(error)
         return exc.DBAPIError.instance(
             None,
