@@ -6,6 +6,8 @@
     python worker.py URL IMPLEMENTATION loop NAME COUNT
         commit COUNT transactions, each taking a value and writing it to the
         ``taken`` table; print "took VALUE" after each commit.
+    python worker.py URL IMPLEMENTATION patient NAME COUNT
+        like loop, but print errors and try again while the server restarts.
     python worker.py URL IMPLEMENTATION prepare NAME
         take one value in a two-phase transaction, prepare it, print
         "prepared XID", then wait forever without committing.
@@ -45,6 +47,35 @@ def loop(url: str, implementation_id: str, name: str, count: str) -> None:
         print('took', value, flush=True)
 
 
+def patient(url: str, implementation_id: str, name: str, count: str) -> None:
+    """Like loop, but rides out a database that goes away for a while.
+
+    Errors that the transaction package does not retry (the server refusing
+    connections while it restarts, a connection lost during commit) are
+    printed as "error CLASS: MESSAGE" and the transaction is tried again.
+    """
+    register_session(url)
+    sequence = None
+    for _ in range(int(count)):
+        for _ in range(600):
+            try:
+                for attempt in transaction.manager.attempts(5):
+                    with attempt:
+                        session = get_session()
+                        if sequence is None:
+                            sequence = BY_ID[implementation_id].create(name, session)
+                        value = sequence.next(session)
+                        session.execute(insert(taken).values(name=name, value=value))
+            except Exception as error:  # noqa: BLE001 - reported, then retried
+                kind = type(error)
+                first_line = (str(error).splitlines() or [''])[0]
+                print(f'error {kind.__module__}.{kind.__qualname__}: {first_line}', flush=True)
+                time.sleep(0.2)
+            else:
+                break
+        print('took', value, flush=True)
+
+
 def prepare(url: str, implementation_id: str, name: str) -> None:
     with Session(create_engine(url), twophase=True) as session:
         session.begin()
@@ -57,4 +88,4 @@ def prepare(url: str, implementation_id: str, name: str) -> None:
 
 if __name__ == '__main__':
     url, implementation_id, command, *rest = sys.argv[1:]
-    {'hold': hold, 'loop': loop, 'prepare': prepare}[command](url, implementation_id, *rest)
+    {'hold': hold, 'loop': loop, 'patient': patient, 'prepare': prepare}[command](url, implementation_id, *rest)
