@@ -27,6 +27,8 @@ class Pending:
     held: set[str] = field(default_factory=set)
     #: names whose rows were committed when this transaction began
     seen: set[str] | None = None
+    #: may hold InnoDB gap locks, which stop others inserting any name nearby
+    gaps: bool = False
 
     @property
     def wrote(self) -> bool:
@@ -53,14 +55,20 @@ class Sequences(RuleBasedStateMachine):
         for session in self.sessions:
             session.close()
 
-    def blocked(self, index: int, name: str) -> bool:
-        """Whether this step would wait for another session's lock."""
+    def blocked(self, index: int, name: str, inserting: bool = False) -> bool:
+        """Whether this step might wait for another session's lock."""
         if not self.setup.implementation.blocks_others:
             return False
         others = [pending for number, pending in enumerate(self.pending) if number != index]
         if self.setup.backend == 'sqlite':  # one writer for the whole database
             return any(other.wrote for other in others)
+        if inserting and any(other.gaps for other in others):
+            return True
         return any(name in other.held for other in others)
+
+    def may_lock_gaps(self, pending: Pending) -> None:
+        if self.setup.backend == 'mysql':
+            pending.gaps = True
 
     def begin(self, index: int) -> Pending:
         pending = self.pending[index]
@@ -70,7 +78,8 @@ class Sequences(RuleBasedStateMachine):
 
     @rule(index=st.integers(0, SESSIONS - 1), name=NAMES)
     def register(self, index: int, name: str) -> None:
-        if self.blocked(index, name):
+        seen = self.pending[index].seen
+        if self.blocked(index, name, inserting=seen is None or name not in seen):
             return
         pending = self.begin(index)
         self.objects[name] = self.setup.implementation.register(name, self.sessions[index])
@@ -78,6 +87,7 @@ class Sequences(RuleBasedStateMachine):
             pending.created.add(name)
         if name not in pending.seen:  # type: ignore[operator]
             pending.held.add(name)
+            self.may_lock_gaps(pending)
 
     @rule(index=st.integers(0, SESSIONS - 1), name=NAMES)
     def next(self, index: int, name: str) -> None:
@@ -88,6 +98,7 @@ class Sequences(RuleBasedStateMachine):
             # The failed UPDATE may still lock: a gap lock (MariaDB), the
             # write lock (SQLite).
             pending.held.add(name)
+            self.may_lock_gaps(pending)
             try:
                 self.objects[name].next(self.sessions[index])
             except SequenceMissing:
