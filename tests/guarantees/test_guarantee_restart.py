@@ -50,10 +50,27 @@ def wait_until_up(backend: str) -> None:
     raise AssertionError(f'{backend} did not come back within 60 s')
 
 
-def restart(backend: str) -> None:
-    subprocess.run(STOP[backend], check=True, capture_output=True)
+def wait_until_stopped(backend: str) -> None:
+    """Until the server process has gone (start-stop-daemon would take a
+    server still shutting down for a running one)."""
+    if backend != 'mysql':
+        return  # pg_ctlcluster stop waits by itself
+    for _ in range(600):
+        if subprocess.run(['start-stop-daemon', '--status', '--exec', '/usr/sbin/mariadbd']).returncode != 0:
+            return
+        time.sleep(0.1)
+    raise AssertionError('mariadbd did not stop within 60 s')
+
+
+def start(backend: str) -> None:
+    wait_until_stopped(backend)
     subprocess.run(START[backend], check=True, capture_output=True)
     wait_until_up(backend)
+
+
+def restart(backend: str) -> None:
+    subprocess.run(STOP[backend], check=True, capture_output=True)
+    start(backend)
 
 
 @pytest.fixture
@@ -64,8 +81,7 @@ def server(setup: Any) -> Iterator[Any]:
         yield setup
     finally:
         if not is_up(setup.backend):
-            subprocess.run(START[setup.backend], capture_output=True)
-            wait_until_up(setup.backend)
+            start(setup.backend)
 
 
 def registered(server: Any, **engine_options: Any) -> Any:
