@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import transaction
-from sqlalchemy import insert, select
+from sqlalchemy import event, insert, select
 from sqlalchemy.orm import Session
 from transaction.interfaces import TransientError
 
@@ -250,3 +250,44 @@ def test_concurrent_transactions_neither_duplicate_nor_lose_values(setup, level)
     if setup.implementation.gapless:
         assert committed == list(range(1, len(committed) + 1))
     assert len(set(committed)) == len(committed)
+
+
+def sqlite_with_real_transactions(setup: Any) -> Any:
+    """SQLite as SQLAlchemy's docs suggest for true transactions: BEGIN at the
+    start of each, so that reads take part in them too. The busy timeout is
+    the test URL's 30 seconds."""
+    engine = setup.engine()
+
+    @event.listens_for(engine, 'connect')
+    def no_implicit_transactions(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, 'begin')
+    def begin(connection: Any) -> None:
+        connection.exec_driver_sql('BEGIN')
+
+    return engine
+
+
+@pytest.mark.parametrize('journal', ['delete', 'wal'])
+def test_sqlite_refusing_to_wait_for_a_lock_it_could_deadlock_on_is_retryable(setup, journal):
+    if setup.backend != 'sqlite' or not setup.implementation.blocks_others:
+        pytest.skip('SQLite only: its whole database has a single write lock')
+    with setup.engine().connect() as connection:
+        connection.exec_driver_sql(f'PRAGMA journal_mode = {journal}')
+    engine = sqlite_with_real_transactions(setup)
+    sequence = register(setup, engine)
+    with Session(engine) as reader, Session(engine) as writer:
+        read_the_sequence_table(setup, reader)
+        assert sequence.next(writer) == 1
+        if journal == 'wal':
+            writer.commit()
+        # Delete journal: the reader's read lock and the writer's write lock
+        # would wait for each other. WAL: the reader's snapshot is stale.
+        # Either way SQLite answers "database is locked" at once.
+        with pytest.raises(SequenceConflict, match='database is locked'):
+            sequence.next(reader)
+        reader.rollback()
+        writer.commit()
+        assert sequence.next(reader) == 2
+        reader.commit()
