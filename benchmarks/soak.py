@@ -167,14 +167,14 @@ def main(argv: list[str] | None = None) -> int:
         f'{ROLLBACK_SHARE:.0%} rolled back on purpose; Python {platform.python_version()}, '
         f'SQLAlchemy {sqlalchemy.__version__}, {os.cpu_count()} CPUs'
     )
-    print(f'{"database":<12} {"values/s":>9} {"committed":>10} {"rolled back":>12} {"retries":>8} {"duplicates":>11} {"missing":>8} {"lost":>5}')
+    print(f'{"database":<12} {"values/s":>9} {"committed":>10} {"rollbacks":>10} {"retries":>8} {"duplicates":>11} {"missing":>8} {"lost":>5}')
     failed = False
     with tempfile.TemporaryDirectory() as directory:
         for url in arguments.url or default_urls(directory):
             result = soak(url, arguments.implementation, arguments.seconds, arguments.processes)
             database = sqlalchemy.make_url(url).get_backend_name()
             print(
-                f'{database:<12} {result["per_second"]:>9.1f} {result["committed"]:>10} {result["rolled_back"]:>12} '
+                f'{database:<12} {result["per_second"]:>9.1f} {result["committed"]:>10} {result["rolled_back"]:>10} '
                 f'{result["retries"]:>8} {result["duplicates"]:>11} {result["missing"] if gapless else "-":>8} {result["lost"]:>5}',
                 flush=True,
             )
