@@ -61,9 +61,9 @@ class Tally:
     retries: int = 0
 
 
-def work(url: str, implementation: str, worker: int, seconds: float, go: Any, results: Any) -> None:
+def work(url: str, implementation: str, twophase: bool, worker: int, seconds: float, go: Any, results: Any) -> None:
     impl, options, _ = IMPLEMENTATIONS[implementation]
-    register_session(url)
+    register_session(url, twophase=twophase)
     chance = random.Random(worker)
     tally = Tally()
     sequence = None
@@ -114,13 +114,13 @@ def check(url: str) -> dict[str, int]:
     return {'rows': rows, 'duplicates': rows - distinct, 'missing': (highest or 0) - distinct}
 
 
-def soak(url: str, implementation: str, seconds: float, processes: int) -> dict[str, Any]:
+def soak(url: str, implementation: str, seconds: float, processes: int, twophase: bool = True) -> dict[str, Any]:
     prepare(url, implementation)
     context = multiprocessing.get_context('spawn')
     results = context.Queue()
     go = context.Event()
     workers = [
-        context.Process(target=work, args=(url, implementation, worker, seconds, go, results))
+        context.Process(target=work, args=(url, implementation, twophase, worker, seconds, go, results))
         for worker in range(processes)
     ]
     for process in workers:
@@ -160,18 +160,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--processes', type=int, default=4, help='worker processes (default 4)')
     parser.add_argument('--url', action='append', help='a database URL; repeat for several (default: see above)')
     parser.add_argument('--implementation', choices=sorted(IMPLEMENTATIONS), default='generic')
+    parser.add_argument(
+        '--one-phase', action='store_true', help="register_session(twophase=False): no XA on MariaDB (default: two-phase where the server can)"
+    )
     arguments = parser.parse_args(argv)
     _, _, gapless = IMPLEMENTATIONS[arguments.implementation]
     print(
         f'# {arguments.implementation}, {arguments.processes} processes x {arguments.seconds:g} s, '
-        f'{ROLLBACK_SHARE:.0%} rolled back on purpose; Python {platform.python_version()}, '
+        f'{ROLLBACK_SHARE:.0%} rolled back on purpose, {"one" if arguments.one_phase else "two"}-phase commit; Python {platform.python_version()}, '
         f'SQLAlchemy {sqlalchemy.__version__}, {os.cpu_count()} CPUs'
     )
     print(f'{"database":<12} {"values/s":>9} {"committed":>10} {"rollbacks":>10} {"retries":>8} {"duplicates":>11} {"missing":>8} {"lost":>5}')
     failed = False
     with tempfile.TemporaryDirectory() as directory:
         for url in arguments.url or default_urls(directory):
-            result = soak(url, arguments.implementation, arguments.seconds, arguments.processes)
+            result = soak(url, arguments.implementation, arguments.seconds, arguments.processes, not arguments.one_phase)
             database = sqlalchemy.make_url(url).get_backend_name()
             print(
                 f'{database:<12} {result["per_second"]:>9.1f} {result["committed"]:>10} {result["rolled_back"]:>10} '
