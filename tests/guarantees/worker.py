@@ -3,9 +3,10 @@
     python worker.py URL IMPLEMENTATION hold NAME
         take one value in a transaction, print "holding VALUE", then wait
         forever without committing.
-    python worker.py URL IMPLEMENTATION loop NAME COUNT
+    python worker.py URL IMPLEMENTATION loop NAME COUNT [PHASES]
         commit COUNT transactions, each taking a value and writing it to the
-        ``taken`` table; print "took VALUE" after each commit.
+        ``taken`` table; print "took VALUE" after each commit. PHASES 1
+        commits in one phase, 2 (the default) in two where the server can.
     python worker.py URL IMPLEMENTATION patient NAME COUNT
         like loop, but print errors and try again while the server restarts.
     python worker.py URL IMPLEMENTATION prepare NAME
@@ -33,8 +34,8 @@ def hold(url: str, implementation_id: str, name: str) -> None:
         time.sleep(3600)
 
 
-def loop(url: str, implementation_id: str, name: str, count: str) -> None:
-    register_session(url)
+def loop(url: str, implementation_id: str, name: str, count: str, phases: str = '2') -> None:
+    register_session(url, twophase=phases == '2')
     sequence = None
     for _ in range(int(count)):
         for attempt in transaction.manager.attempts(100):
