@@ -119,7 +119,7 @@ def test_workers_running_through_a_restart_go_on_and_commit_no_value_twice(serve
     with transaction.manager:
         register_session(engine=server.engine())
         server.implementation.register('seq', get_session())
-    workers = [server.worker('patient', 'seq', '400') for _ in range(2)]
+    workers = [server.worker('patient', 'seq', '2000') for _ in range(2)]
     for worker in workers:
         assert worker.stdout is not None
         assert worker.stdout.readline().startswith('took')
@@ -129,8 +129,12 @@ def test_workers_running_through_a_restart_go_on_and_commit_no_value_twice(serve
     assert [worker.returncode for worker in workers] == [0, 0]
     lines = [line for output in outputs for line in output.splitlines()]
     errors = [line for line in lines if line.startswith('error ')]
+    print(*errors, sep='\n')
     assert all(line.split()[1].rstrip(':') in EXPECTED_ERRORS for line in errors), errors
     committed = server.committed()
-    assert len(committed) == len(set(committed)) == 800
+    # A worker whose connection died during COMMIT cannot know whether the
+    # server committed, and takes another value; so there may be more
+    # values than the 4000 the workers know of, but never one twice.
+    assert len(committed) == len(set(committed)) >= 4000
     if server.implementation.gapless:
-        assert committed == list(range(1, 801))
+        assert committed == list(range(1, len(committed) + 1))
