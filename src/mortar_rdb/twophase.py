@@ -7,9 +7,11 @@ an ordinary commit where the server cannot prepare.
 """
 from __future__ import annotations
 
+from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, exc, text
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 _answers: WeakKeyDictionary[Engine, bool] = WeakKeyDictionary()
@@ -21,12 +23,49 @@ def _postgresql_can_prepare(engine: Engine) -> bool:
     return int(setting or 0) > 0
 
 
-# XA is part of InnoDB on every MySQL and MariaDB we support; other
-# databases are not asked to prepare at all.
+def _mysql_can_prepare(engine: Engine) -> bool:
+    # XA is part of InnoDB on every MySQL and MariaDB we support.
+    _roll_back_even_when_rollback_only(engine.dialect)
+    return True
+
+
+_ROLLBACK_ONLY_MARK = '_mortar_rdb_rollback_only_fix'
+
+
+def _roll_back_even_when_rollback_only(dialect: Dialect) -> None:
+    """Let ``dialect`` roll back an XA transaction that a deadlock broke.
+
+    After a deadlock, InnoDB has already rolled the work back and left the XA
+    transaction "ROLLBACK ONLY": it refuses ``XA END`` (error 1399), which
+    SQLAlchemy sends before ``XA ROLLBACK``. The rollback then failed, so the
+    :mod:`transaction` package could not abort and retry. ``XA ROLLBACK``
+    alone ends such a transaction.
+    """
+    if getattr(dialect, _ROLLBACK_ONLY_MARK, False):
+        return
+    roll_back = dialect.do_rollback_twophase
+
+    def do_rollback_twophase(connection: Connection, xid: Any, is_prepared: bool = True, recover: bool = False) -> None:
+        try:
+            roll_back(connection, xid, is_prepared, recover)
+        except exc.OperationalError as error:
+            if is_prepared or not _is_rollback_only(error.orig):
+                raise
+            roll_back(connection, xid, True, recover)
+
+    dialect.do_rollback_twophase = do_rollback_twophase  # type: ignore[method-assign]
+    setattr(dialect, _ROLLBACK_ONLY_MARK, True)
+
+
+def _is_rollback_only(error: BaseException | None) -> bool:
+    return error is not None and bool(error.args) and error.args[0] == 1399 and 'ROLLBACK ONLY' in str(error)
+
+
+# Other databases are not asked to prepare at all.
 _PROBES = {
     'postgresql': _postgresql_can_prepare,
-    'mysql': lambda engine: True,
-    'mariadb': lambda engine: True,
+    'mysql': _mysql_can_prepare,
+    'mariadb': _mysql_can_prepare,
 }
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, scoped_session
 
 from ..transactions import mark_written
 from .dialects import NativeSQL, SequenceSQL, native_sql_for, sql_for
-from .errors import SequenceTableMissing
+from .errors import SequenceConflict, SequenceConnectionLost, SequenceTableMissing
 from .table import TableShape, read_shape
 
 T = TypeVar('T')
@@ -146,6 +146,9 @@ class Runner:
         dialect = self.connection.dialect
         disconnected = dialect.is_disconnect(error, self.connection.connection.dbapi_connection, None)
         if disconnected:
+            # As SQLAlchemy does for its own statements: the server probably
+            # closed every pooled connection, so none of them is reused.
+            self.connection.engine.pool._invalidate(self.connection.connection, error)
             self.connection.invalidate(error)
         return exc.DBAPIError.instance(
             None,
@@ -157,10 +160,27 @@ class Runner:
         )
 
     def _translate(self, error: exc.StatementError) -> Exception:
-        self.backend.forget_shape()
-        if error.orig is not None and self.sql.is_missing_table(error.orig):
-            return SequenceTableMissing(self.backend.where)
+        return translate(error, self.backend)
+
+
+def translate(error: exc.StatementError, backend: Backend) -> Exception:
+    """Our own error for ``error`` where we can say more, else ``error``.
+
+    Errors after which the whole transaction can safely run again become
+    :class:`~mortar_rdb.sequence.errors.SequenceRetryable`, which the
+    :mod:`transaction` package retries.
+    """
+    orig = error.orig
+    if orig is None:
         return error
+    if getattr(error, 'connection_invalidated', False):
+        return SequenceConnectionLost(orig)
+    if backend.sql.is_conflict(orig):
+        return SequenceConflict(orig, backend.sql.conflict_advice(orig))
+    backend.forget_shape()
+    if backend.sql.is_missing_table(orig):
+        return SequenceTableMissing(backend.where)
+    return error
 
 
 class Access(Runner):
@@ -188,6 +208,12 @@ def access(session: Session | scoped_session[Session]) -> Access:
     cached: Access | None = session.info.get(_CACHE_KEY)
     if cached is not None and cached.transaction is session.get_transaction() and cached.transaction.is_active:  # type: ignore[union-attr]
         return cached
-    fresh = session.info[_CACHE_KEY] = Access(session)
+    try:
+        fresh = session.info[_CACHE_KEY] = Access(session)
+    except exc.DBAPIError as error:
+        # Beginning the transaction failed: on MariaDB, XA START on a
+        # connection that the server closed while it sat in the pool.
+        bind = session.get_bind()
+        raise translate(error, backend_for(bind if isinstance(bind, Engine) else bind.engine)) from error
     return fresh
 

@@ -223,6 +223,18 @@ class SequenceSQL:
         """
         return False
 
+    def is_conflict(self, error: BaseException) -> bool:
+        """Whether a driver error means "another transaction got there first".
+
+        True only for errors after which running the whole transaction
+        again is safe: lock wait timeouts, deadlocks, serialization failures.
+        """
+        return False
+
+    def conflict_advice(self, error: BaseException) -> str:
+        """What to look at when a conflict keeps coming back."""
+        return ''
+
 
 class PostgreSQL(SequenceSQL):
     def _insert_missing_statement(self) -> Any:
@@ -233,7 +245,13 @@ class PostgreSQL(SequenceSQL):
         )
 
     def is_missing_table(self, error: BaseException) -> bool:
-        return (getattr(error, 'sqlstate', None) or getattr(error, 'pgcode', None)) == '42P01'
+        return _sqlstate(error) == '42P01'
+
+    # serialization_failure, deadlock_detected, lock_not_available (lock_timeout)
+    _conflicts = frozenset({'40001', '40P01', '55P03'})
+
+    def is_conflict(self, error: BaseException) -> bool:
+        return _sqlstate(error) in self._conflicts
 
     def upgrade(self, connection: Connection) -> None:
         # Transactional DDL: all or nothing, with the caller's transaction.
@@ -285,6 +303,16 @@ class SQLite(SequenceSQL):
         # journal mode, keeps another connection from committing.
         return bool(getattr(dbapi_connection, 'in_transaction', False))
 
+    def is_conflict(self, error: BaseException) -> bool:
+        # SQLITE_BUSY, "database is locked": the busy timeout ran out, or
+        # SQLite refused to wait because waiting could deadlock. Either way
+        # the failed statement changed nothing. (sqlite_errorcode is new in
+        # Python 3.11; the message is the same everywhere.)
+        code = getattr(error, 'sqlite_errorcode', None)
+        if code is not None:
+            return code & 0xFF == _SQLITE_BUSY
+        return 'database is locked' in str(error)
+
 
 class MySQL(SequenceSQL):
     """MySQL and MariaDB: no UPDATE .. RETURNING, but LAST_INSERT_ID(expr).
@@ -319,7 +347,24 @@ class MySQL(SequenceSQL):
         return int(value) if value else self.current(cursor, name)
 
     def is_missing_table(self, error: BaseException) -> bool:
-        return bool(error.args) and error.args[0] == 1146
+        return _mysql_code(error) == 1146
+
+    # ER_LOCK_WAIT_TIMEOUT, ER_LOCK_DEADLOCK
+    _conflicts = frozenset({1205, 1213})
+
+    def is_conflict(self, error: BaseException) -> bool:
+        return _mysql_code(error) in self._conflicts
+
+    def conflict_advice(self, error: BaseException) -> str:
+        if _mysql_code(error) != 1205:
+            return ''
+        # Since MariaDB 10.5 a prepared XA transaction outlives its client.
+        return (
+            ' If the lock is never released, a two-phase (XA) transaction whose process died '
+            'after XA PREPARE may hold it: list those with XA RECOVER and end each one with '
+            "XA ROLLBACK 'xid' (or XA COMMIT 'xid' if the rest of it committed)."
+        )
+
 
     def _name_collation(self) -> str | None:
         return getattr(sequences.c.name.type.dialect_impl(self.dialect), 'collation', None)
@@ -345,6 +390,13 @@ class MySQL(SequenceSQL):
             f'ALTER TABLE {table} MODIFY {name} {self.column_ddl("name")} NOT NULL, '
             f'MODIFY {current} {self.column_ddl("current")} NOT NULL'
         )
+
+
+_SQLITE_BUSY = 5
+
+
+def _mysql_code(error: BaseException) -> object:
+    return error.args[0] if error.args else None
 
 
 _BY_DIALECT: dict[str, type[SequenceSQL]] = {

@@ -1,6 +1,7 @@
 """What goes wrong with sequences, each error saying what to do about it."""
 from __future__ import annotations
 
+from transaction.interfaces import TransientError
 from zope.interface.interfaces import ComponentLookupError
 
 
@@ -229,3 +230,58 @@ class NativeSequenceExhausted(SequenceError, OverflowError):
         )
         self.name = name
         self._made_from = (name,)
+
+
+_RETRY = (
+    'nothing was committed, so run the whole transaction again: '
+    'transaction.manager.attempts() and transaction.manager.run() do that for you.'
+)
+
+
+class SequenceRetryable(SequenceError, TransientError):
+    """The transaction failed in a way that is safe to run again from the start.
+
+    It is a :class:`transaction.interfaces.TransientError`, which is what
+    :meth:`transaction.manager.attempts` and :meth:`transaction.manager.run`
+    retry. The database error is kept as :attr:`orig`.
+    """
+
+    def __init__(self, message: str, orig: BaseException) -> None:
+        super().__init__(message)
+        self.orig = orig
+
+
+class SequenceConflict(SequenceRetryable):
+    """Another transaction held or changed the sequence's row first.
+
+    A lock wait that timed out, a deadlock, a serialization failure, or
+    SQLite's "database is locked".
+    """
+
+    def __init__(self, orig: BaseException, advice: str = '') -> None:
+        super().__init__(
+            f'Another transaction was using the same sequence ({_first_line(orig)}); {_RETRY}{advice}', orig
+        )
+        self._made_from = (orig, advice)
+
+
+class SequenceConnectionLost(SequenceRetryable):
+    """The connection died before the transaction committed.
+
+    The database rolled the transaction back when the connection ended, so
+    nothing it did was kept; a new attempt gets a new connection.
+    """
+
+    def __init__(self, orig: BaseException) -> None:
+        super().__init__(
+            f'The connection to the database was lost ({_first_line(orig)}); {_RETRY} '
+            'Create the engine with pool_pre_ping=True so that connections the server '
+            'closed while idle are replaced before use.',
+            orig,
+        )
+        self._made_from = (orig,)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -37,7 +37,12 @@ class SequenceName(TypeDecorator[str]):
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[str]:
         if dialect.name in ('mysql', 'mariadb'):
-            collation = 'utf8mb4_nopad_bin' if getattr(dialect, 'is_mariadb', False) else 'utf8mb4_bin'
+            if getattr(dialect, 'is_mariadb', False):
+                collation = 'utf8mb4_nopad_bin'
+            elif (dialect.server_version_info or (0,)) >= (8,):
+                collation = 'utf8mb4_0900_bin'
+            else:  # MySQL 5.7 has no NO PAD collation: 'a' and 'a ' are one name there
+                collation = 'utf8mb4_bin'
             return dialect.type_descriptor(mysql.VARCHAR(NAME_LENGTH, charset='utf8mb4', collation=collation))
         return dialect.type_descriptor(String(NAME_LENGTH))
 

@@ -1,0 +1,59 @@
+"""The implementations whose guarantees tests/guarantees checks.
+
+Adding an implementation to every guarantee test is one entry in
+IMPLEMENTATIONS. Worker processes import this module too, and find an
+implementation by its ``id``.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+
+from mortar_rdb.interfaces import ISequence
+from mortar_rdb.sequence import generic, register_sequence
+
+ALL_DATABASES = frozenset({'sqlite', 'postgresql', 'mysql'})
+
+
+@dataclass(frozen=True)
+class Implementation:
+    """How to use one implementation, and what it promises."""
+
+    id: str
+    impl: Any
+    options: Mapping[str, Any] = field(default_factory=dict)
+    #: committed values are exactly 1..N; a rollback gives its values back
+    gapless: bool = False
+    #: next() locks the sequence until the caller's transaction ends
+    blocks_others: bool = False
+    #: keeps its state in the ``sequences`` table (legacy tables, overflow)
+    uses_table: bool = False
+    #: database backend names (SQLAlchemy's, e.g. 'mysql' for MariaDB)
+    databases: frozenset[str] = ALL_DATABASES
+
+    def prepare(self, engine: Engine) -> None:
+        """Create what the implementation needs in an empty database."""
+        if self.uses_table:
+            generic.sequences.create(engine, checkfirst=True)
+
+    def register(self, name: str, session: Any) -> ISequence:
+        return register_sequence(name, session, impl=self.impl, **self.options)
+
+    def create(self, name: str, session: Any) -> ISequence:
+        """The sequence object without registering it (for worker loops)."""
+        return self.impl(name, session, **self.options)  # type: ignore[no-any-return]
+
+
+GENERIC = Implementation('generic', generic.SequenceImplementation, gapless=True, blocks_others=True, uses_table=True)
+
+IMPLEMENTATIONS = [
+    GENERIC,
+    # When they land, for example:
+    # Implementation('native', native.SequenceImplementation, databases=frozenset({'postgresql', 'mysql'})),
+    # Implementation('pooled', pooled.SequenceImplementation, {'block_size': 10}, uses_table=True),
+]
+
+BY_ID = {implementation.id: implementation for implementation in IMPLEMENTATIONS}

@@ -1,0 +1,140 @@
+"""PostgreSQL and MariaDB restarted under a running application: clear errors,
+the next transaction recovers, no value twice.
+
+These restart the local servers, which breaks anything else using them at the
+time, so they only run with MORTAR_RDB_TEST_RESTARTS=1 (as .ci/run sets).
+Every test leaves the servers running.
+"""
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import transaction
+
+from mortar_rdb import get_session, register_session
+from mortar_rdb.sequence.errors import SequenceConnectionLost
+
+pytestmark = pytest.mark.restarts_servers
+
+PG_VERSION = sorted(path.name for path in Path('/etc/postgresql').glob('*'))[-1:] or ['15']
+IS_UP = {
+    'postgresql': ['pg_isready', '-q', '-h', '127.0.0.1', '-p', '5432'],
+    'mysql': ['mariadb-admin', '--user=root', '--host=127.0.0.1', '--silent', 'ping'],
+}
+START = {
+    'postgresql': ['pg_ctlcluster', '--skip-systemctl-redirect', *PG_VERSION, 'main', 'start'],
+    'mysql': ['start-stop-daemon', '--start', '--oknodo', '--background', '--exec', '/usr/sbin/mariadbd'],
+}
+STOP = {
+    'postgresql': ['pg_ctlcluster', '--skip-systemctl-redirect', *PG_VERSION, 'main', 'stop', '--', '-m', 'fast'],
+    'mysql': ['mariadb-admin', '--user=root', '--host=127.0.0.1', 'shutdown'],
+}
+#: the errors a worker may see while the server restarts, by class name
+EXPECTED_ERRORS = ('sqlalchemy.exc.OperationalError', 'mortar_rdb.sequence.errors.SequenceConnectionLost')
+
+
+def is_up(backend: str) -> bool:
+    return subprocess.run(IS_UP[backend], capture_output=True).returncode == 0
+
+
+def wait_until_up(backend: str) -> None:
+    for _ in range(600):
+        if is_up(backend):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f'{backend} did not come back within 60 s')
+
+
+def wait_until_stopped(backend: str) -> None:
+    """Until the server process has gone (start-stop-daemon would take a
+    server still shutting down for a running one)."""
+    if backend != 'mysql':
+        return  # pg_ctlcluster stop waits by itself
+    for _ in range(600):
+        if subprocess.run(['start-stop-daemon', '--status', '--exec', '/usr/sbin/mariadbd']).returncode != 0:
+            return
+        time.sleep(0.1)
+    raise AssertionError('mariadbd did not stop within 60 s')
+
+
+def start(backend: str) -> None:
+    wait_until_stopped(backend)
+    subprocess.run(START[backend], check=True, capture_output=True)
+    wait_until_up(backend)
+
+
+def restart(backend: str) -> None:
+    subprocess.run(STOP[backend], check=True, capture_output=True)
+    start(backend)
+
+
+@pytest.fixture
+def server(setup: Any) -> Iterator[Any]:
+    if setup.backend == 'sqlite':
+        pytest.skip('SQLite has no server to restart')
+    try:
+        yield setup
+    finally:
+        if not is_up(setup.backend):
+            start(setup.backend)
+
+
+def registered(server: Any, **engine_options: Any) -> Any:
+    register_session(engine=server.engine(**engine_options))
+    with transaction.manager:
+        sequence = server.implementation.register('seq', get_session())
+    with transaction.manager:
+        assert sequence.next(get_session()) == 1
+    return sequence
+
+
+def test_after_a_restart_the_first_transaction_fails_retryably_and_the_retry_recovers(server):
+    sequence = registered(server)
+    restart(server.backend)
+    errors = []
+    for attempt in transaction.manager.attempts(3):
+        with attempt:
+            try:
+                value = sequence.next(get_session())
+            except Exception as error:
+                errors.append(error)
+                raise
+    assert value == 2
+    assert [type(error) for error in errors] == [SequenceConnectionLost]
+
+
+def test_after_a_restart_pool_pre_ping_replaces_the_dead_connections_unseen(server):
+    sequence = registered(server, pool_pre_ping=True)
+    restart(server.backend)
+    with transaction.manager:
+        assert sequence.next(get_session()) == 2
+
+
+def test_workers_running_through_a_restart_go_on_and_commit_no_value_twice(server):
+    with transaction.manager:
+        register_session(engine=server.engine())
+        server.implementation.register('seq', get_session())
+    workers = [server.worker('patient', 'seq', '2000') for _ in range(2)]
+    for worker in workers:
+        assert worker.stdout is not None
+        assert worker.stdout.readline().startswith('took')
+    restart(server.backend)
+    assert [worker.poll() for worker in workers] == [None, None], 'the workers finished before the restart'
+    outputs = [worker.communicate(timeout=300)[0] for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0]
+    lines = [line for output in outputs for line in output.splitlines()]
+    errors = [line for line in lines if line.startswith('error ')]
+    print(*errors, sep='\n')
+    assert all(line.split()[1].rstrip(':') in EXPECTED_ERRORS for line in errors), errors
+    committed = server.committed()
+    # A worker whose connection died during COMMIT cannot know whether the
+    # server committed, and takes another value; so there may be more
+    # values than the 4000 the workers know of, but never one twice.
+    assert len(committed) == len(set(committed)) >= 4000
+    if server.implementation.gapless:
+        assert committed == list(range(1, len(committed) + 1))

@@ -1,0 +1,23 @@
+"""benchmarks/soak.py runs and finds nothing wrong with a short soak."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+SOAK = Path(__file__).parents[2] / 'benchmarks' / 'soak.py'
+
+
+def test_a_short_soak_reports_no_duplicates(tmp_path):
+    url = f'sqlite:///{tmp_path}/soak.db?timeout=60'
+    done = subprocess.run(
+        [sys.executable, str(SOAK), '--seconds', '1', '--processes', '2', '--url', url],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    header, row = done.stdout.splitlines()[-2:]
+    report = dict(zip(header.split(), row.split(), strict=True))
+    assert report['database'] == 'sqlite'
+    assert int(report['committed']) > 0
+    assert (report['duplicates'], report['missing'], report['lost']) == ('0', '0', '0')

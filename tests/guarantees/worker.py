@@ -1,0 +1,94 @@
+"""A process that uses a sequence, for tests that kill processes.
+
+    python worker.py URL IMPLEMENTATION hold NAME
+        take one value in a transaction, print "holding VALUE", then wait
+        forever without committing.
+    python worker.py URL IMPLEMENTATION loop NAME COUNT [PHASES]
+        commit COUNT transactions, each taking a value and writing it to the
+        ``taken`` table; print "took VALUE" after each commit. PHASES 1
+        commits in one phase, 2 (the default) in two where the server can.
+    python worker.py URL IMPLEMENTATION patient NAME COUNT
+        like loop, but print errors and try again while the server restarts.
+    python worker.py URL IMPLEMENTATION prepare NAME
+        take one value in a two-phase transaction, prepare it, print
+        "prepared XID", then wait forever without committing.
+"""
+from __future__ import annotations
+
+import sys
+import time
+
+import transaction
+from known_implementations import BY_ID
+from sqlalchemy import create_engine, insert
+from sqlalchemy.orm import Session
+from taken_table import taken
+
+from mortar_rdb import get_session, register_session
+
+
+def hold(url: str, implementation_id: str, name: str) -> None:
+    with Session(create_engine(url)) as session:
+        value = BY_ID[implementation_id].create(name, session).next(session)
+        print('holding', value, flush=True)
+        time.sleep(3600)
+
+
+def loop(url: str, implementation_id: str, name: str, count: str, phases: str = '2') -> None:
+    register_session(url, twophase=phases == '2')
+    sequence = None
+    for _ in range(int(count)):
+        for attempt in transaction.manager.attempts(100):
+            with attempt:
+                session = get_session()
+                if sequence is None:
+                    sequence = BY_ID[implementation_id].create(name, session)
+                value = sequence.next(session)
+                session.execute(insert(taken).values(name=name, value=value))
+        print('took', value, flush=True)
+
+
+def patient(url: str, implementation_id: str, name: str, count: str) -> None:
+    """Like loop, but rides out a database that goes away for a while.
+
+    Errors that the transaction package does not retry (the server refusing
+    connections while it restarts, a connection lost during commit) are
+    printed as "error CLASS: MESSAGE" and the transaction is tried again.
+    Two-phase commit is off: a MariaDB restart between XA PREPARE and XA
+    COMMIT would leave the sequence locked (see test_guarantee_crash.py).
+    """
+    register_session(url, twophase=False)
+    sequence = None
+    for _ in range(int(count)):
+        for _ in range(600):
+            try:
+                for attempt in transaction.manager.attempts(5):
+                    with attempt:
+                        session = get_session()
+                        if sequence is None:
+                            sequence = BY_ID[implementation_id].create(name, session)
+                        value = sequence.next(session)
+                        session.execute(insert(taken).values(name=name, value=value))
+            except Exception as error:  # noqa: BLE001 - reported, then retried
+                kind = type(error)
+                first_line = (str(error).splitlines() or [''])[0]
+                print(f'error {kind.__module__}.{kind.__qualname__}: {first_line}', flush=True)
+                time.sleep(0.2)
+            else:
+                break
+        print('took', value, flush=True)
+
+
+def prepare(url: str, implementation_id: str, name: str) -> None:
+    with Session(create_engine(url), twophase=True) as session:
+        session.begin()
+        value = BY_ID[implementation_id].create(name, session).next(session)
+        session.get_transaction().prepare()
+        xid = session.get_transaction()._connections[session.get_bind()][1].xid
+        print('prepared', value, xid, flush=True)
+        time.sleep(3600)
+
+
+if __name__ == '__main__':
+    url, implementation_id, command, *rest = sys.argv[1:]
+    {'hold': hold, 'loop': loop, 'patient': patient, 'prepare': prepare}[command](url, implementation_id, *rest)
