@@ -7,7 +7,6 @@ a configured database that is down fails the run.
 """
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -21,19 +20,11 @@ from sqlalchemy import create_engine, text
 from sybil import Sybil
 from sybil.parsers.rest import DocTestParser, PythonCodeBlockParser, SkipParser
 from sybil.sybil import SybilCollection
+from tests.databases import server_urls
 from zope.interface.registry import Components
 
 from mortar_rdb import drop_tables, registry
 from mortar_rdb.interfaces import ISession
-
-SERVERS = {
-    'postgresql': 'MORTAR_RDB_TEST_POSTGRESQL',
-    'mariadb': 'MORTAR_RDB_TEST_MARIADB',
-}
-
-
-def server_urls() -> dict[str, str]:
-    return {name: os.environ[variable] for name, variable in SERVERS.items() if os.environ.get(variable)}
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -5,10 +5,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import server_urls  # the root conftest.py
 
 from mortar_rdb.sequence.__main__ import main
 
+from .databases import server_urls
 from .helpers import make_mortar3_table
 
 

@@ -10,7 +10,6 @@ import threading
 
 import pytest
 import transaction
-from conftest import server_urls  # the root conftest.py
 from sqlalchemy import BigInteger, Sequence, create_engine, event, inspect, text
 from sqlalchemy.dialects import mssql, mysql, oracle, postgresql
 from sqlalchemy.orm import Session
@@ -29,6 +28,7 @@ from mortar_rdb.sequence.errors import (
     SequenceCreationBlocked,
 )
 
+from .databases import server_urls
 from .native_workers import take_values
 
 on_servers = pytest.mark.parametrize('db_url', list(server_urls()), indirect=True)

@@ -7,7 +7,6 @@ import threading
 
 import pytest
 import transaction
-from conftest import server_urls  # the root conftest.py
 from sqlalchemy import Sequence, create_engine, text
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateSequence
@@ -25,6 +24,7 @@ from mortar_rdb.sequence.errors import (
     SequenceRestartRefused,
 )
 
+from .databases import server_urls
 from .test_native import execute, sequence_names
 
 on_servers = pytest.mark.parametrize('db_url', list(server_urls()), indirect=True)

@@ -37,7 +37,13 @@ from ..interfaces import IManagedSequence, IManagedSequenceFactory
 from ..sessions import AnySession
 from . import generic
 from .access import Runner, backend_for
-from .errors import BlockReservationBlocked, InvalidSequenceValue, SequenceError, SharedConnectionPool
+from .errors import (
+    BlockReservationBlocked,
+    InvalidSequenceValue,
+    SequenceConnectionLost,
+    SequenceError,
+    SharedConnectionPool,
+)
 from .values import check_count
 
 __all__ = ['DEFAULT_BLOCK_SIZE', 'SequenceImplementation']
@@ -280,7 +286,9 @@ class Reserver:
                     result = work(session)
                     self._commit(db)
                 return result
-            except SequenceError:
+            except SequenceError as error:
+                if isinstance(error, SequenceConnectionLost):
+                    self._discard()
                 raise
             except BaseException:
                 self._discard()
@@ -291,6 +299,8 @@ class Reserver:
         with self._lock:
             try:
                 return self._increment(name, size)
+            except SequenceConnectionLost:
+                pass
             except exc.DBAPIError as error:
                 if not error.connection_invalidated:
                     raise
