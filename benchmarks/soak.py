@@ -29,13 +29,16 @@ from typing import Any
 import sqlalchemy
 import transaction
 from sqlalchemy import BigInteger, Column, Integer, MetaData, Table, create_engine, delete, func, insert, select
+from zope.sqlalchemy import mark_changed
 
 from mortar_rdb import get_session, register_session
-from mortar_rdb.sequence import generic
+from mortar_rdb.sequence import generic, native, pooled
 
 #: name -> (implementation class, options, gapless)
 IMPLEMENTATIONS: dict[str, tuple[Any, dict[str, Any], bool]] = {
     'generic': (generic.SequenceImplementation, {}, True),
+    'pooled': (pooled.SequenceImplementation, {'block_size': 10}, False),
+    'native': (native.SequenceImplementation, {}, False),
 }
 
 NAME = 'soak'
@@ -82,6 +85,9 @@ def work(url: str, implementation: str, twophase: bool, worker: int, seconds: fl
                         sequence = impl(NAME, session, **options)
                     value = sequence.next(session)
                     session.execute(insert(soak_values).values(value=value, worker=worker))
+                    # Core DML: without this zope.sqlalchemy rolls the insert back
+                    # unless a generic sequence happened to mark the session changed.
+                    mark_changed(session())
                     if roll_back:
                         raise RollBack()
         except RollBack:
