@@ -19,6 +19,7 @@ from transaction.interfaces import TransientError
 from mortar_rdb import get_session, register_session
 from mortar_rdb.sequence.errors import SequenceConflict
 from mortar_rdb.sequence.generic import sequences
+from mortar_rdb.transactions import mark_written
 
 LEVELS = ['READ COMMITTED', 'REPEATABLE READ', 'SERIALIZABLE']
 #: the isolation levels each database offers; SQLite's transactions are
@@ -236,6 +237,7 @@ def test_concurrent_transactions_neither_duplicate_nor_lose_values(setup, level)
                 time.sleep(chance.random() / 100)
                 value = sequence.next(session)
                 session.execute(insert(taken).values(name='seq', value=value))
+                mark_written(session())
                 if roll_back:
                     raise Rollback()
                 return value

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from taken_table import taken
 
 from mortar_rdb import get_session, register_session
+from mortar_rdb.transactions import mark_written
 
 
 def hold(url: str, implementation_id: str, name: str) -> None:
@@ -45,6 +46,7 @@ def loop(url: str, implementation_id: str, name: str, count: str, phases: str = 
                     sequence = BY_ID[implementation_id].create(name, session)
                 value = sequence.next(session)
                 session.execute(insert(taken).values(name=name, value=value))
+                mark_written(session())
         print('took', value, flush=True)
 
 
@@ -69,6 +71,7 @@ def patient(url: str, implementation_id: str, name: str, count: str) -> None:
                             sequence = BY_ID[implementation_id].create(name, session)
                         value = sequence.next(session)
                         session.execute(insert(taken).values(name=name, value=value))
+                        mark_written(session())
             except Exception as error:  # noqa: BLE001 - reported, then retried
                 kind = type(error)
                 first_line = (str(error).splitlines() or [''])[0]
