@@ -347,16 +347,16 @@ class MySQL(SequenceSQL):
         return int(value) if value else self.current(cursor, name)
 
     def is_missing_table(self, error: BaseException) -> bool:
-        return _mysql_code(error) == 1146
+        return _error_code(error) == 1146
 
     # ER_LOCK_WAIT_TIMEOUT, ER_LOCK_DEADLOCK
     _conflicts = frozenset({1205, 1213})
 
     def is_conflict(self, error: BaseException) -> bool:
-        return _mysql_code(error) in self._conflicts
+        return _error_code(error) in self._conflicts
 
     def conflict_advice(self, error: BaseException) -> str:
-        if _mysql_code(error) != 1205:
+        if _error_code(error) != 1205:
             return ''
         # Since MariaDB 10.5 a prepared XA transaction outlives its client.
         return (
@@ -393,10 +393,6 @@ class MySQL(SequenceSQL):
 
 
 _SQLITE_BUSY = 5
-
-
-def _mysql_code(error: BaseException) -> object:
-    return error.args[0] if error.args else None
 
 
 _BY_DIALECT: dict[str, type[SequenceSQL]] = {
