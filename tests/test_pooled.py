@@ -1,6 +1,8 @@
 """The pooled implementation, on every configured database."""
 import gc
+import itertools
 import multiprocessing
+import sys
 import threading
 import weakref
 from collections import Counter
@@ -15,6 +17,7 @@ from zope.interface.verify import verifyObject
 from mortar_rdb import get_session, register_session
 from mortar_rdb.interfaces import ISequence
 from mortar_rdb.sequence import get_sequence, register_sequence
+from mortar_rdb.sequence import pooled as pooled_module
 from mortar_rdb.sequence.errors import (
     BlockReservationBlocked,
     SequenceMissing,
@@ -120,7 +123,22 @@ def test_generic_and_pooled_users_of_one_name_never_collide(session):
     assert values == [1, 6, 2, 7, 3, 8, 4, 9]
 
 
-def test_threads_sharing_one_sequence_get_each_value_once_in_order(session):
+@pytest.fixture
+def frequent_thread_switches():
+    """Switch threads every microsecond, so races in next() show up."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    yield
+    sys.setswitchinterval(interval)
+
+
+# itertools.count is what next() counts with under the GIL; _LockedCount,
+# where Python runs without one.
+@pytest.mark.parametrize('counter', [itertools.count, pooled_module._LockedCount])
+def test_threads_sharing_one_sequence_get_each_value_once_in_order(
+    session, counter, monkeypatch, frequent_thread_switches
+):
+    monkeypatch.setattr(pooled_module, '_counter', counter)
     seq = pooled('seq', session, block_size=7)
     results = {}
 

@@ -22,10 +22,12 @@ this process's next reservation would wait for its own caller.
 """
 from __future__ import annotations
 
+import itertools
 import os
+import sys
 import threading
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Iterator
+from typing import NamedTuple, TypeVar
 from weakref import WeakSet, WeakValueDictionary
 
 from sqlalchemy import Connection, Engine, exc
@@ -107,8 +109,7 @@ class SequenceImplementation:
         self._forget_block()
 
     def _forget_block(self) -> None:
-        self._next = 1
-        self._top = 0
+        self._block = _Block(_counter(1), 0)
 
     @classmethod
     def drop_storage(cls, name: str, session: AnySession) -> bool:
@@ -129,19 +130,29 @@ class SequenceImplementation:
         its transaction commits or not. On SQLite it is looked at before a
         reservation, to fail fast where that would wait for its own lock.
         """
-        with self._lock:
-            value = self._next
-            if value > self._top:
-                value = self._reserve(session)
-            self._next = value + 1
-        return value
+        # No lock on this path: with many threads, a lock taken for every
+        # value turns each reservation's wait into a convoy that outlasts it.
+        block = self._block
+        value = next(block.values)
+        if value <= block.top:
+            return value
+        return self._next_from_new_block(session)
 
-    def _reserve(self, session: AnySession | None) -> int:
-        """Reserve the next block in a transaction of its own; return its first value."""
-        self._refuse_if_caller_locks_us_out(session)
-        top = self._reserver.reserve(self.name, self.block_size)
-        self._top = top
-        return top - self.block_size + 1
+    def _next_from_new_block(self, session: AnySession | None) -> int:
+        """A value from the current block, or from a new one when it is used up.
+
+        One thread reserves while the others wait on the lock; they then
+        take their values from the block it reserved.
+        """
+        with self._lock:
+            while True:
+                block = self._block
+                value = next(block.values)
+                if value <= block.top:
+                    return value
+                self._refuse_if_caller_locks_us_out(session)
+                top = self._reserver.reserve(self.name, self.block_size)
+                self._block = _Block(_counter(top - self.block_size + 1), top)
 
     def next_many(self, session: AnySession, count: int) -> range:
         """``count`` fresh consecutive values, reserved in one round trip.
@@ -197,6 +208,44 @@ class SequenceImplementation:
 
     def __repr__(self) -> str:
         return f'<{type(self).__module__}.{type(self).__qualname__} {self.name!r} block_size={self.block_size}>'
+
+
+class _Block(NamedTuple):
+    """The values of a reserved block not yet handed out: ``values`` up to ``top``.
+
+    Replaced as a whole, so a thread reading the block sees a counter and
+    the top that belong together.
+    """
+
+    values: Iterator[int]
+    top: int
+
+
+class _LockedCount:
+    """``itertools.count`` with a lock, where there is no GIL to make ``next()`` atomic."""
+
+    def __init__(self, start: int) -> None:
+        self._next = start
+        self._lock = threading.Lock()
+
+    def __iter__(self) -> _LockedCount:
+        return self
+
+    def __next__(self) -> int:
+        with self._lock:
+            value = self._next
+            self._next = value + 1
+        return value
+
+
+def _gil_enabled() -> bool:
+    is_enabled = getattr(sys, '_is_gil_enabled', None)
+    return True if is_enabled is None else bool(is_enabled())
+
+
+# Under the GIL one next() on itertools.count is one atomic C call: two
+# threads never get the same number from it.
+_counter: Callable[[int], Iterator[int]] = itertools.count if _gil_enabled() else _LockedCount
 
 
 def _engine_of(session: AnySession) -> Engine:
