@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from mortar_rdb.interfaces import ISequence
-from mortar_rdb.sequence import generic, register_sequence
+from mortar_rdb.sequence import generic, native, pooled, register_sequence
 
 ALL_DATABASES = frozenset({'sqlite', 'postgresql', 'mysql'})
 
@@ -31,6 +31,8 @@ class Implementation:
     blocks_others: bool = False
     #: keeps its state in the ``sequences`` table (legacy tables, overflow)
     uses_table: bool = False
+    #: next() runs its SQL on the connection of the caller's session
+    uses_callers_connection: bool = True
     #: database backend names (SQLAlchemy's, e.g. 'mysql' for MariaDB)
     databases: frozenset[str] = ALL_DATABASES
 
@@ -49,11 +51,12 @@ class Implementation:
 
 GENERIC = Implementation('generic', generic.SequenceImplementation, gapless=True, blocks_others=True, uses_table=True)
 
-IMPLEMENTATIONS = [
-    GENERIC,
-    # When they land, for example:
-    # Implementation('native', native.SequenceImplementation, databases=frozenset({'postgresql', 'mysql'})),
-    # Implementation('pooled', pooled.SequenceImplementation, {'block_size': 10}, uses_table=True),
-]
+POOLED = Implementation(
+    'pooled', pooled.SequenceImplementation, {'block_size': 10}, uses_table=True, uses_callers_connection=False
+)
+
+NATIVE = Implementation('native', native.SequenceImplementation, databases=frozenset({'postgresql', 'mysql'}))
+
+IMPLEMENTATIONS = [GENERIC, POOLED, NATIVE]
 
 BY_ID = {implementation.id: implementation for implementation in IMPLEMENTATIONS}

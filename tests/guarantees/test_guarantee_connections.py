@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 import transaction
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from transaction.interfaces import TransientError
@@ -21,11 +22,21 @@ def server(setup: Any) -> Any:
     return setup
 
 
+@pytest.fixture
+def callers_connection(server: Any) -> None:
+    if not server.implementation.uses_callers_connection:
+        pytest.skip(f"{server.implementation.id}'s next() does not use the caller's connection")
+
+
 def registered(server: Any, **engine_options: Any) -> Any:
+    """The sequence 'seq', and a pool holding one connection: the one the next transaction gets."""
     engine = server.engine(**engine_options)
     register_session(engine=engine)
     with transaction.manager:
         sequence = server.implementation.register('seq', get_session())
+    engine.dispose()
+    with transaction.manager:
+        get_session().execute(text('SELECT 1'))
     return sequence
 
 
@@ -42,6 +53,7 @@ def attempts_and_errors(function: Any) -> tuple[Any, list[BaseException]]:
     return result, errors
 
 
+@pytest.mark.usefixtures('callers_connection')
 def test_a_connection_that_died_in_the_pool_fails_with_a_retryable_error_and_the_retry_recovers(server):
     sequence = registered(server)
     server.kill_all_connections()
@@ -53,6 +65,7 @@ def test_a_connection_that_died_in_the_pool_fails_with_a_retryable_error_and_the
     assert 'pool_pre_ping=True' in str(error)
 
 
+@pytest.mark.usefixtures('callers_connection')
 def test_with_pool_pre_ping_a_connection_that_died_in_the_pool_is_replaced_unseen(server):
     sequence = registered(server, pool_pre_ping=True)
     server.kill_all_connections()
@@ -60,6 +73,7 @@ def test_with_pool_pre_ping_a_connection_that_died_in_the_pool_is_replaced_unsee
     assert (value, errors) == (1, [])
 
 
+@pytest.mark.usefixtures('callers_connection')
 def test_a_connection_lost_in_the_middle_of_a_transaction_gives_its_values_back(server):
     sequence = registered(server)
     killed = []
@@ -80,6 +94,7 @@ def test_a_connection_lost_in_the_middle_of_a_transaction_gives_its_values_back(
         assert sequence.next(session) == values[-1] + 1
 
 
+@pytest.mark.usefixtures('callers_connection')
 def test_a_connection_lost_at_commit_raises_the_database_error_and_is_not_retried(server):
     sequence = registered(server)
     tries = []
@@ -94,3 +109,12 @@ def test_a_connection_lost_at_commit_raises_the_database_error_and_is_not_retrie
     with Session(server.engine()) as session:
         # The server never saw the COMMIT, so the value came back.
         assert sequence.next(session) == 1 or not server.implementation.gapless
+
+
+def test_a_pooled_sequence_whose_reservation_connection_died_reserves_on_a_new_one_unseen(server):
+    if server.implementation.uses_callers_connection:
+        pytest.skip(f'{server.implementation.id} has no connection of its own')
+    sequence = registered(server)
+    server.kill_all_connections()
+    values, errors = attempts_and_errors(lambda: [sequence.next(get_session()) for _ in range(11)])
+    assert (values, errors) == (list(range(1, 12)), [])

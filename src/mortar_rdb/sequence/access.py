@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, scoped_session
 
 from ..transactions import mark_written
 from .dialects import NativeSQL, SequenceSQL, native_sql_for, sql_for
-from .errors import SequenceConflict, SequenceConnectionLost, SequenceTableMissing
+from .errors import SequenceConflict, SequenceConnectionLost, SequenceRetryable, SequenceTableMissing
 from .table import TableShape, read_shape
 
 T = TypeVar('T')
@@ -173,14 +173,25 @@ def translate(error: exc.StatementError, backend: Backend) -> Exception:
     orig = error.orig
     if orig is None:
         return error
-    if getattr(error, 'connection_invalidated', False):
-        return SequenceConnectionLost(orig)
-    if backend.sql.is_conflict(orig):
-        return SequenceConflict(orig, backend.sql.conflict_advice(orig))
+    transient = retryable(error, backend)
+    if transient is not None:
+        return transient
     backend.forget_shape()
     if backend.sql.is_missing_table(orig):
         return SequenceTableMissing(backend.where)
     return error
+
+
+def retryable(error: exc.StatementError, backend: Backend) -> SequenceRetryable | None:
+    """The retryable error ``error`` amounts to, if running the transaction again is safe."""
+    orig = error.orig
+    if orig is None:
+        return None
+    if getattr(error, 'connection_invalidated', False):
+        return SequenceConnectionLost(orig)
+    if backend.sql.is_conflict(orig):
+        return SequenceConflict(orig, backend.sql.conflict_advice(orig))
+    return None
 
 
 class Access(Runner):

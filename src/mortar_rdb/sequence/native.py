@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, scoped_session
 from zope.interface import implementer, provider
 
 from ..interfaces import IManagedSequence, IManagedSequenceFactory
-from .access import Access, access
+from .access import Access, access, retryable
 from .dialects import NativeSQL
 from .errors import (
     InvalidSequenceValue,
@@ -188,6 +188,9 @@ class SequenceImplementation:
             return NativeSequenceMissing(self.name, db.backend.where)
         if native.is_exhausted(error.orig):
             return NativeSequenceExhausted(self.name)
+        transient = retryable(error, db.backend)
+        if transient is not None:
+            return transient
         if doing is not None:
             return _explain_change(native, self.name, doing, error)
         return error
