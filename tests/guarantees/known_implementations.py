@@ -33,6 +33,10 @@ class Implementation:
     uses_table: bool = False
     #: next() runs its SQL on the connection of the caller's session
     uses_callers_connection: bool = True
+    #: registration commits the new sequence at once, whatever the caller's transaction does
+    registers_at_once: bool = False
+    #: databases (backend names) that refuse a name ending in a space
+    no_trailing_space: frozenset[str] = frozenset()
     #: database backend names (SQLAlchemy's, e.g. 'mysql' for MariaDB)
     databases: frozenset[str] = ALL_DATABASES
 
@@ -52,10 +56,21 @@ class Implementation:
 GENERIC = Implementation('generic', generic.SequenceImplementation, gapless=True, blocks_others=True, uses_table=True)
 
 POOLED = Implementation(
-    'pooled', pooled.SequenceImplementation, {'block_size': 10}, uses_table=True, uses_callers_connection=False
+    'pooled',
+    pooled.SequenceImplementation,
+    {'block_size': 10},
+    uses_table=True,
+    uses_callers_connection=False,
+    registers_at_once=True,
 )
 
-NATIVE = Implementation('native', native.SequenceImplementation, databases=frozenset({'postgresql', 'mysql'}))
+NATIVE = Implementation(
+    'native',
+    native.SequenceImplementation,
+    databases=frozenset({'postgresql', 'mysql'}),
+    registers_at_once=True,
+    no_trailing_space=frozenset({'mysql'}),
+)
 
 IMPLEMENTATIONS = [GENERIC, POOLED, NATIVE]
 
