@@ -7,6 +7,7 @@ from sqlalchemy.schema import DropSequence, Sequence
 from zope.interface.interfaces import ComponentLookupError
 from zope.sqlalchemy import register as register_with_transaction
 
+from .identifiers import identifier
 from .interfaces import ISession
 from .registry import components
 from .twophase import TwoPhaseWhereSupportedSession
@@ -81,4 +82,4 @@ def drop_tables(engine: Engine) -> None:
         inspector = inspect(connection)
         if engine.dialect.supports_sequences:
             for sequence_name in inspector.get_sequence_names():
-                connection.execute(DropSequence(Sequence(sequence_name)))
+                connection.execute(DropSequence(Sequence(identifier(sequence_name))))

@@ -6,7 +6,7 @@ implementation by its ``id``.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,8 +35,8 @@ class Implementation:
     uses_callers_connection: bool = True
     #: registration commits the new sequence at once, whatever the caller's transaction does
     registers_at_once: bool = False
-    #: databases (backend names) that refuse a name ending in a space
-    no_trailing_space: frozenset[str] = frozenset()
+    #: ``refuses_name(name, backend)``: whether a name valid for the table is refused here
+    refuses_name: Callable[[str, str], bool] = lambda name, backend: False
     #: database backend names (SQLAlchemy's, e.g. 'mysql' for MariaDB)
     databases: frozenset[str] = ALL_DATABASES
 
@@ -64,12 +64,20 @@ POOLED = Implementation(
     registers_at_once=True,
 )
 
+def native_refuses_name(name: str, backend: str) -> bool:
+    """The identifier rules: PostgreSQL's 63 bytes; MariaDB's 64 characters
+    of the Basic Multilingual Plane, with no space, tab or line break at the end."""
+    if backend == 'postgresql':
+        return len(name.encode('utf-8')) > 63
+    return len(name) > 64 or name[-1:] in ' \t\n\r\v\f' or any(ord(character) > 0xFFFF for character in name)
+
+
 NATIVE = Implementation(
     'native',
     native.SequenceImplementation,
     databases=frozenset({'postgresql', 'mysql'}),
     registers_at_once=True,
-    no_trailing_space=frozenset({'mysql'}),
+    refuses_name=native_refuses_name,
 )
 
 IMPLEMENTATIONS = [GENERIC, POOLED, NATIVE]

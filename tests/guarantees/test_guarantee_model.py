@@ -57,7 +57,7 @@ class Sequences(RuleBasedStateMachine):
         self.committed: dict[str, list[int]] = {}
         #: every value next() returned, committed or not
         self.handed_out: dict[str, list[int]] = {}
-        if self.setup.backend in implementation.no_trailing_space:
+        if any(implementation.refuses_name(name, self.setup.backend) for name in NAMES):
             self.names = NAMES_WITHOUT_TRAILING_SPACE
         else:
             self.names = NAMES

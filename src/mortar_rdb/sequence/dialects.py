@@ -36,6 +36,7 @@ from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import BindParameter
 
+from ..identifiers import identifier
 from .errors import InvalidSequenceName, NativeOperationUnsupported, SequenceTableNotUpgradable
 from .table import INT64_MAX, NAME_LENGTH, sequences
 
@@ -462,7 +463,7 @@ class NativeSQL:
 
     def sequence(self, name: str, start: int) -> Sequence:
         """The SQLAlchemy ``Sequence`` for ``name``: 64-bit, from ``start``."""
-        return Sequence(name, start=start, minvalue=start if start < 1 else None, data_type=BigInteger)
+        return Sequence(identifier(name), start=start, minvalue=start if start < 1 else None, data_type=BigInteger)
 
     def create(self, name: str, start: int) -> CreateSequence:
         """The DDL that creates sequence ``name`` starting at ``start``."""
@@ -638,11 +639,15 @@ class PostgreSQLNative(NativeSQL):
         return _sqlstate(error) == '2200H'
 
 
+#: What MariaDB refuses at the end of a name ('Incorrect table name').
+_ASCII_WHITESPACE = frozenset(' \t\n\r\v\f')
+
+
 class MariaDBNative(NativeSQL):
     """MariaDB 10.3 and later; MySQL has no sequences (``supported`` is False).
 
     A sequence is a table: its name holds 64 characters of the Basic
-    Multilingual Plane and cannot end with a space.
+    Multilingual Plane and cannot end with a space, tab or line break.
     """
 
     database = 'MariaDB'
@@ -656,8 +661,10 @@ class MariaDBNative(NativeSQL):
 
     def check_name(self, name: str) -> None:
         super().check_name(name)
-        if name.endswith(' '):
-            raise InvalidSequenceName(f'{self.database} names cannot end with a space: {name!r}.')
+        if name[-1:] in _ASCII_WHITESPACE:
+            raise InvalidSequenceName(
+                f'{self.database} names cannot end with a space, tab or line break: {name!r}.'
+            )
         if any(ord(character) > 0xFFFF for character in name):
             raise InvalidSequenceName(
                 f'{self.database} names only hold characters of the Basic Multilingual Plane: {name!r}.'
@@ -667,7 +674,7 @@ class MariaDBNative(NativeSQL):
         # Always BIGINT; "AS BIGINT" is only understood from MariaDB 11.5.
         # No cache: a cached sequence's table only says where its cache ends,
         # so current() could not tell the last value handed out.
-        return Sequence(name, start=start, minvalue=start if start < 1 else None, cache=0)
+        return Sequence(identifier(name), start=start, minvalue=start if start < 1 else None, cache=0)
 
     def next_values(self, cursor: Any, name: str, count: int) -> list[int]:
         # NEXTVAL once per row of a generated series; other connections' calls
@@ -729,7 +736,7 @@ class OracleNative(NativeSQL):
             raise InvalidSequenceName(f'Oracle names cannot contain a double quote: {name!r}.')
 
     def sequence(self, name: str, start: int) -> Sequence:
-        return Sequence(name, start=start, minvalue=start if start < 1 else None, maxvalue=INT64_MAX)
+        return Sequence(identifier(name), start=start, minvalue=start if start < 1 else None, maxvalue=INT64_MAX)
 
     # DDL does not wait for locks on Oracle unless DDL_LOCK_TIMEOUT says so.
 
