@@ -219,12 +219,14 @@ def test_registration_without_the_table_says_how_to_create_it(db_url):
         SequenceImplementation('seq', get_session())
 
 
-def test_a_block_that_would_pass_the_column_top_is_refused(session):
+def test_the_last_block_stops_at_the_column_top_and_then_next_raises_overflow(session, db_url):
     seq = pooled('seq', session, block_size=10)
     with transaction.manager:
         write(session, update(sequences).values(current=2**63 - 5))
-    with pytest.raises(SequenceOverflow):
+    assert [seq.next(session) for _ in range(4)] == [2**63 - 4, 2**63 - 3, 2**63 - 2, 2**63 - 1]
+    with pytest.raises(SequenceOverflow, match='start a new sequence'):
         seq.next(session)
+    assert stored_values(db_url) == {'seq': 2**63 - 1}
 
 
 def test_an_engine_sharing_one_connection_is_refused():

@@ -44,6 +44,7 @@ from .errors import (
     InvalidSequenceValue,
     SequenceConnectionLost,
     SequenceError,
+    SequenceOverflow,
     SharedConnectionPool,
 )
 from .values import check_count
@@ -151,8 +152,8 @@ class SequenceImplementation:
                 if value <= block.top:
                     return value
                 self._refuse_if_caller_locks_us_out(session)
-                top = self._reserver.reserve(self.name, self.block_size)
-                self._block = _Block(_counter(top - self.block_size + 1), top)
+                reserved = self._reserver.reserve(self.name, self.block_size, partial=True)
+                self._block = _Block(_counter(reserved.start), reserved.stop - 1)
 
     def next_many(self, session: AnySession, count: int) -> range:
         """``count`` fresh consecutive values, reserved in one round trip.
@@ -166,8 +167,7 @@ class SequenceImplementation:
         ceiling = self._reserver.ceiling()
         if count > ceiling:
             raise InvalidSequenceValue(f'The number of values must be at most {ceiling}, not {count}.')
-        top = self._reserver.reserve(self.name, count)
-        return range(top - count + 1, top + 1)
+        return self._reserver.reserve(self.name, count)
 
     def current(self, session: AnySession) -> int | None:
         """The highest value reserved by anyone (``start - 1`` before the first), or None below 1.
@@ -343,11 +343,16 @@ class Reserver:
                 self._discard()
                 raise
 
-    def reserve(self, name: str, size: int) -> int:
-        """Add ``size`` to sequence ``name`` and commit; return the new stored value."""
+    def reserve(self, name: str, size: int, partial: bool = False) -> range:
+        """Reserve the next ``size`` values of sequence ``name`` and commit.
+
+        With ``partial``, fewer values than ``size`` are reserved when that
+        is all the column has left, so that every value up to its top is
+        handed out before :class:`~mortar_rdb.sequence.errors.SequenceOverflow`.
+        """
         with self._lock:
             try:
-                return self._increment(name, size)
+                return self._increment(name, size, partial)
             except SequenceConnectionLost:
                 pass
             except exc.DBAPIError as error:
@@ -356,20 +361,25 @@ class Reserver:
             # The connection was lost (a server restart, an idle timeout):
             # try once on a new one. Had the lost reply been a success, a
             # block is skipped, which a pooled sequence allows.
-            return self._increment(name, size)
+            return self._increment(name, size, partial)
 
-    def _increment(self, name: str, size: int) -> int:
+    def _increment(self, name: str, size: int, partial: bool) -> range:
         db = self._connection()
         try:
             ceiling = db.shape().ceiling
-            top = db.run(db.sql.increment, db.cursor, name, size, ceiling - size)
-            if top is None:
-                raise generic.why_nothing_changed(db, name, ceiling)
+            while (top := db.run(db.sql.increment, db.cursor, name, size, ceiling - size)) is None:
+                error = generic.why_nothing_changed(db, name, ceiling)
+                if not (partial and isinstance(error, SequenceOverflow)):
+                    raise error
+                left = ceiling - db.run(db.sql.current, db.cursor, name)
+                if left <= 0:
+                    raise error
+                size = min(size, left)  # if another process takes them first, look again
             self._commit(db)
         except BaseException:
             self._discard()
             raise
-        return top
+        return range(top - size + 1, top + 1)
 
     def _connection(self) -> Runner:
         if self._db is None:
