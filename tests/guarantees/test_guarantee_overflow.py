@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, update
 from sqlalchemy.orm import Session
 
-from mortar_rdb.sequence.errors import SequenceOverflow
+from mortar_rdb.sequence.errors import NativeSequenceExhausted, SequenceOverflow
 from mortar_rdb.sequence.generic import sequences
 
 INT32_MAX = 2**31 - 1
@@ -23,9 +23,13 @@ def legacy_table(engine: Any) -> None:
     old.create_all(engine)
 
 
-def sequence_at(setup: Any, engine: Any, value: int) -> Any:
+def needs_the_table(setup: Any) -> None:
     if not setup.implementation.uses_table:
         pytest.skip(f'{setup.implementation.id} does not store its values in the sequences table')
+
+
+def sequence_at(setup: Any, engine: Any, value: int) -> Any:
+    needs_the_table(setup)
     with Session(engine) as session:
         sequence = setup.implementation.register('seq', session)
         session.execute(update(sequences).where(sequences.c.name == 'seq').values(current=value))
@@ -66,6 +70,7 @@ def test_a_full_64_bit_sequence_refuses_and_leaves_the_transaction_usable(setup)
 def test_a_legacy_32_bit_column_refuses_to_go_past_2_to_the_31_minus_1(setup):
     if setup.backend == 'sqlite':
         pytest.skip('SQLite stores every integer in 64 bits: see the next test')
+    needs_the_table(setup)
     engine = setup.engine()
     legacy_table(engine)
     sequence = sequence_at(setup, engine, INT32_MAX - 1)
@@ -80,10 +85,63 @@ def test_a_legacy_32_bit_column_refuses_to_go_past_2_to_the_31_minus_1(setup):
 def test_a_legacy_32_bit_column_on_sqlite_goes_on_past_2_to_the_31(setup):
     if setup.backend != 'sqlite':
         pytest.skip('only SQLite ignores the declared width of an integer column')
+    needs_the_table(setup)
     engine = setup.engine()
     legacy_table(engine)
     sequence = sequence_at(setup, engine, INT32_MAX - 1)
     with Session(engine) as session:
         assert [sequence.next(session) for _ in range(2)] == [INT32_MAX, INT32_MAX + 1]
         session.commit()
-    assert stored(engine) == INT32_MAX + 1
+    if setup.implementation.gapless:
+        assert stored(engine) == INT32_MAX + 1
+    else:  # the top of the block reserved
+        assert stored(engine) == INT32_MAX - 1 + setup.implementation.options['block_size']
+
+
+#: The largest value of a native sequence: BIGINT's on PostgreSQL, one less on MariaDB.
+NATIVE_MAX = {'postgresql': INT64_MAX, 'mysql': INT64_MAX - 1}
+
+
+def native_sequence_at(setup: Any, engine: Any, value: int) -> Any:
+    """A native sequence whose next value is ``value + 1``."""
+    with Session(engine) as session:
+        sequence = setup.implementation.register('seq', session)
+        sequence.restart(session, value + 1)
+    return sequence
+
+
+@pytest.fixture
+def native(setup: Any) -> Any:
+    if setup.implementation.uses_table:
+        pytest.skip(f'{setup.implementation.id} keeps its values in the sequences table: see the tests above')
+    return setup
+
+
+def test_a_native_sequence_hands_out_its_largest_value_then_refuses(native):
+    setup = native
+    engine = setup.engine()
+    largest = NATIVE_MAX[setup.backend]
+    sequence = native_sequence_at(setup, engine, largest - 1)
+    with Session(engine) as session:
+        assert sequence.next(session) == largest
+        with pytest.raises(NativeSequenceExhausted, match='start a new sequence'):
+            sequence.next(session)
+        session.commit()
+    with Session(engine) as session:
+        assert sequence.current(session) == largest
+
+
+def test_an_exhausted_native_sequence_keeps_refusing_and_takes_nothing(native):
+    setup = native
+    engine = setup.engine()
+    largest = NATIVE_MAX[setup.backend]
+    sequence = native_sequence_at(setup, engine, largest - 1)
+    with Session(engine) as session:
+        assert sequence.next(session) == largest
+    for _ in range(2):
+        with Session(engine) as session:
+            with pytest.raises(NativeSequenceExhausted) as caught:
+                sequence.next(session)
+    assert isinstance(caught.value, OverflowError)
+    with Session(engine) as session:
+        assert sequence.current(session) == largest
