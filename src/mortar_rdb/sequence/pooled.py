@@ -371,10 +371,10 @@ class Reserver:
                 error = generic.why_nothing_changed(db, name, ceiling)
                 if not (partial and isinstance(error, SequenceOverflow)):
                     raise error
-                left = ceiling - db.run(db.sql.current, db.cursor, name)
-                if left <= 0:
+                current = db.run(db.sql.current, db.cursor, name)
+                if current is None or current >= ceiling:
                     raise error
-                size = min(size, left)  # if another process takes them first, look again
+                size = min(size, ceiling - current)  # if another process takes them first, look again
             self._commit(db)
         except BaseException:
             self._discard()
