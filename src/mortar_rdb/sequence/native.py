@@ -188,12 +188,12 @@ class SequenceImplementation:
             return NativeSequenceMissing(self.name, db.backend.where)
         if native.is_exhausted(error.orig):
             return NativeSequenceExhausted(self.name)
-        transient = retryable(error, db.backend)
-        if transient is not None:
-            return transient
         if doing is not None:
+            # Done on a connection of its own: retrying the caller's
+            # transaction would not help.
             return _explain_change(native, self.name, doing, error)
-        return error
+        transient = retryable(error, db.backend)
+        return error if transient is None else transient
 
     def __repr__(self) -> str:
         return f'<{type(self).__module__}.{type(self).__qualname__} {self.name!r}>'
