@@ -107,3 +107,23 @@ def test_a_mariadb_worker_killed_between_xa_prepare_and_xa_commit_holds_the_sequ
             connection.execute(text('XA ROLLBACK :xid'), {'xid': xid})
     with Session(engine) as session:
         assert sequence.next(session) == int(value) == 1
+
+
+def test_a_mariadb_worker_killed_after_xa_prepare_holds_nothing_of_a_sequence_that_never_blocks(setup):
+    if setup.backend != 'mysql' or setup.implementation.blocks_others:
+        pytest.skip('MariaDB only, for sequences that never make a transaction wait: see the previous test')
+    register(setup)
+    victim = setup.worker('prepare', 'seq')
+    _, value, xid = wait_for_line(victim, 'prepared')
+    kill(victim)
+    engine = setup.engine(short_lock_wait=True)
+    try:
+        with Session(engine) as session:
+            sequence = setup.implementation.create('seq', session)
+            assert sequence.next(session) > int(value)
+            session.commit()
+        with engine.connect() as connection:
+            assert xid in in_doubt(connection)
+    finally:
+        with engine.connect().execution_options(isolation_level='AUTOCOMMIT') as connection:
+            connection.execute(text('XA ROLLBACK :xid'), {'xid': xid})

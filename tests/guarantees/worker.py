@@ -10,8 +10,9 @@
     python worker.py URL IMPLEMENTATION patient NAME COUNT
         like loop, but print errors and try again while the server restarts.
     python worker.py URL IMPLEMENTATION prepare NAME
-        take one value in a two-phase transaction, prepare it, print
-        "prepared XID", then wait forever without committing.
+        take one value in a two-phase transaction and write it to the
+        ``taken`` table, prepare it, print "prepared VALUE XID", then wait
+        forever without committing.
 """
 from __future__ import annotations
 
@@ -86,6 +87,7 @@ def prepare(url: str, implementation_id: str, name: str) -> None:
     with Session(create_engine(url), twophase=True) as session:
         session.begin()
         value = BY_ID[implementation_id].create(name, session).next(session)
+        session.execute(insert(taken).values(name=name, value=value))
         session.get_transaction().prepare()
         xid = session.get_transaction()._connections[session.get_bind()][1].xid
         print('prepared', value, xid, flush=True)
