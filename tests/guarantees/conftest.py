@@ -1,6 +1,7 @@
 """Fixtures for the guarantee tests: every test runs per implementation and database."""
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
@@ -82,6 +83,10 @@ class Setup:
                 connection.execute(text(_KILL[self.backend].format(id=int(connection_id))))
 
     def dispose(self) -> None:
+        # A session a test dropped without closing may sit in a reference
+        # cycle, its connection still in a transaction; on MariaDB that
+        # holds a metadata lock on which the next test's DROP TABLE waits.
+        gc.collect()
         for engine in self._engines:
             engine.dispose()
 

@@ -8,6 +8,8 @@ import random
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -86,44 +88,44 @@ def in_doubt(connection: Any) -> list[str]:
     ]
 
 
-def test_a_mariadb_worker_killed_between_xa_prepare_and_xa_commit_holds_the_sequence_until_xa_rollback(setup):
-    if setup.backend != 'mysql' or not setup.implementation.blocks_others:
-        pytest.skip('only a MariaDB XA transaction survives the death of its client')
+@contextmanager
+def killed_after_xa_prepare(setup: Any) -> Iterator[tuple[int, str, Any]]:
+    """A worker that took a value, prepared its XA transaction and was killed.
+
+    Yields the value, the XID and an engine with a short lock wait; ends
+    by rolling the orphan back, as the recipe in docs/guarantees.rst says.
+    """
     register(setup)
     victim = setup.worker('prepare', 'seq')
     _, value, xid = wait_for_line(victim, 'prepared')
     kill(victim)
     engine = setup.engine(short_lock_wait=True)
-    sequence = setup.implementation.create('seq', Session(engine))
     try:
-        with Session(engine) as session:
-            with pytest.raises(SequenceConflict, match='XA RECOVER'):
-                sequence.next(session)
+        yield int(value), xid, engine
         with engine.connect() as connection:
             assert xid in in_doubt(connection)
     finally:
         with engine.connect().execution_options(isolation_level='AUTOCOMMIT') as connection:
-            # The recovery recipe in docs/guarantees.rst, as an operator runs it.
             connection.execute(text('XA ROLLBACK :xid'), {'xid': xid})
+
+
+def test_a_mariadb_worker_killed_between_xa_prepare_and_xa_commit_holds_the_sequence_until_xa_rollback(setup):
+    if setup.backend != 'mysql' or not setup.implementation.blocks_others:
+        pytest.skip('only a MariaDB XA transaction survives the death of its client')
+    with killed_after_xa_prepare(setup) as (value, _, engine):
+        with Session(engine) as session:
+            sequence = setup.implementation.create('seq', session)
+            with pytest.raises(SequenceConflict, match='XA RECOVER'):
+                sequence.next(session)
     with Session(engine) as session:
-        assert sequence.next(session) == int(value) == 1
+        assert sequence.next(session) == value == 1
 
 
 def test_a_mariadb_worker_killed_after_xa_prepare_holds_nothing_of_a_sequence_that_never_blocks(setup):
     if setup.backend != 'mysql' or setup.implementation.blocks_others:
         pytest.skip('MariaDB only, for sequences that never make a transaction wait: see the previous test')
-    register(setup)
-    victim = setup.worker('prepare', 'seq')
-    _, value, xid = wait_for_line(victim, 'prepared')
-    kill(victim)
-    engine = setup.engine(short_lock_wait=True)
-    try:
+    with killed_after_xa_prepare(setup) as (value, _, engine):
         with Session(engine) as session:
             sequence = setup.implementation.create('seq', session)
-            assert sequence.next(session) > int(value)
+            assert sequence.next(session) > value
             session.commit()
-        with engine.connect() as connection:
-            assert xid in in_doubt(connection)
-    finally:
-        with engine.connect().execution_options(isolation_level='AUTOCOMMIT') as connection:
-            connection.execute(text('XA ROLLBACK :xid'), {'xid': xid})

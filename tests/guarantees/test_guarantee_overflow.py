@@ -102,14 +102,6 @@ def test_a_legacy_32_bit_column_on_sqlite_goes_on_past_2_to_the_31(setup):
 NATIVE_MAX = {'postgresql': INT64_MAX, 'mysql': INT64_MAX - 1}
 
 
-def native_sequence_at(setup: Any, engine: Any, value: int) -> Any:
-    """A native sequence whose next value is ``value + 1``."""
-    with Session(engine) as session:
-        sequence = setup.implementation.register('seq', session)
-        sequence.restart(session, value + 1)
-    return sequence
-
-
 @pytest.fixture
 def native(setup: Any) -> Any:
     if setup.implementation.uses_table:
@@ -117,11 +109,18 @@ def native(setup: Any) -> Any:
     return setup
 
 
-def test_a_native_sequence_hands_out_its_largest_value_then_refuses(native):
-    setup = native
+def native_below_its_largest(setup: Any) -> tuple[Any, Any, int]:
+    """The engine, a native sequence whose next value is its largest, and that value."""
     engine = setup.engine()
     largest = NATIVE_MAX[setup.backend]
-    sequence = native_sequence_at(setup, engine, largest - 1)
+    with Session(engine) as session:
+        sequence = setup.implementation.register('seq', session)
+        sequence.restart(session, largest)
+    return engine, sequence, largest
+
+
+def test_a_native_sequence_hands_out_its_largest_value_then_refuses(native):
+    engine, sequence, largest = native_below_its_largest(native)
     with Session(engine) as session:
         assert sequence.next(session) == largest
         with pytest.raises(NativeSequenceExhausted, match='start a new sequence'):
@@ -132,10 +131,7 @@ def test_a_native_sequence_hands_out_its_largest_value_then_refuses(native):
 
 
 def test_an_exhausted_native_sequence_keeps_refusing_and_takes_nothing(native):
-    setup = native
-    engine = setup.engine()
-    largest = NATIVE_MAX[setup.backend]
-    sequence = native_sequence_at(setup, engine, largest - 1)
+    engine, sequence, largest = native_below_its_largest(native)
     with Session(engine) as session:
         assert sequence.next(session) == largest
     for _ in range(2):
