@@ -44,7 +44,6 @@ from .errors import (
     InvalidSequenceValue,
     SequenceConnectionLost,
     SequenceError,
-    SequenceOverflow,
     SharedConnectionPool,
 )
 from .values import check_count
@@ -368,12 +367,9 @@ class Reserver:
         try:
             ceiling = db.shape().ceiling
             while (top := db.run(db.sql.increment, db.cursor, name, size, ceiling - size)) is None:
-                error = generic.why_nothing_changed(db, name, ceiling)
-                if not (partial and isinstance(error, SequenceOverflow)):
-                    raise error
-                current = db.run(db.sql.current, db.cursor, name)
+                current = db.run(db.sql.current, db.cursor, name) if partial else None
                 if current is None or current >= ceiling:
-                    raise error
+                    raise generic.why_nothing_changed(db, name, ceiling)
                 size = min(size, ceiling - current)  # if another process takes them first, look again
             self._commit(db)
         except BaseException:
