@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import Any
 
 import transaction
 from known_implementations import BY_ID
@@ -36,19 +37,32 @@ def hold(url: str, implementation_id: str, name: str) -> None:
         time.sleep(3600)
 
 
-def loop(url: str, implementation_id: str, name: str, count: str, phases: str = '2') -> None:
-    register_session(url, twophase=phases == '2')
-    sequence = None
-    for _ in range(int(count)):
-        for attempt in transaction.manager.attempts(100):
+class Taker:
+    """One process's sequence, created on first use in its first transaction."""
+
+    def __init__(self, implementation_id: str, name: str) -> None:
+        self.implementation = BY_ID[implementation_id]
+        self.name = name
+        self.sequence: Any = None
+
+    def take(self, attempts: int) -> int:
+        """Commit one transaction that takes a value and stores it in ``taken``."""
+        for attempt in transaction.manager.attempts(attempts):
             with attempt:
                 session = get_session()
-                if sequence is None:
-                    sequence = BY_ID[implementation_id].create(name, session)
-                value = sequence.next(session)
-                session.execute(insert(taken).values(name=name, value=value))
+                if self.sequence is None:
+                    self.sequence = self.implementation.create(self.name, session)
+                value = self.sequence.next(session)
+                session.execute(insert(taken).values(name=self.name, value=value))
                 mark_written(session())
-        print('took', value, flush=True)
+        return value
+
+
+def loop(url: str, implementation_id: str, name: str, count: str, phases: str = '2') -> None:
+    register_session(url, twophase=phases == '2')
+    taker = Taker(implementation_id, name)
+    for _ in range(int(count)):
+        print('took', taker.take(100), flush=True)
 
 
 def patient(url: str, implementation_id: str, name: str, count: str) -> None:
@@ -61,18 +75,11 @@ def patient(url: str, implementation_id: str, name: str, count: str) -> None:
     COMMIT would leave the sequence locked (see test_guarantee_crash.py).
     """
     register_session(url, twophase=False)
-    sequence = None
+    taker = Taker(implementation_id, name)
     for _ in range(int(count)):
         for _ in range(600):
             try:
-                for attempt in transaction.manager.attempts(5):
-                    with attempt:
-                        session = get_session()
-                        if sequence is None:
-                            sequence = BY_ID[implementation_id].create(name, session)
-                        value = sequence.next(session)
-                        session.execute(insert(taken).values(name=name, value=value))
-                        mark_written(session())
+                value = taker.take(5)
             except Exception as error:  # noqa: BLE001 - reported, then retried
                 kind = type(error)
                 first_line = (str(error).splitlines() or [''])[0]
