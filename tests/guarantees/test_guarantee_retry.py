@@ -101,8 +101,12 @@ def test_waiting_too_long_for_a_held_sequence_raises_a_retryable_error(setup):
     assert 'transaction.manager.attempts()' in str(caught.value)
 
 
-def test_attempts_retries_a_transaction_until_the_holder_commits(setup):
-    blocking(setup)
+def held_for_a_while(setup: Any) -> tuple[Any, Callable[[], Any]]:
+    """The sequence, with a thread holding its first value for 2.5 s before committing.
+
+    Returns the sequence and a function that waits for the holder and
+    gives its value; the test's own session is registered.
+    """
     engine = setup.engine(short_lock_wait=True)
     sequence = register(setup, engine)
     holding = threading.Event()
@@ -118,6 +122,12 @@ def test_attempts_retries_a_transaction_until_the_holder_commits(setup):
     held = in_thread(hold)
     assert holding.wait(30)
     register_session(engine=engine)
+    return sequence, held
+
+
+def test_attempts_retries_a_transaction_until_the_holder_commits(setup):
+    blocking(setup)
+    sequence, held = held_for_a_while(setup)
     tries = 0
     for attempt in transaction.manager.attempts(50):
         with attempt:
@@ -129,21 +139,7 @@ def test_attempts_retries_a_transaction_until_the_holder_commits(setup):
 
 def test_run_retries_a_function_until_the_holder_commits(setup):
     blocking(setup)
-    engine = setup.engine(short_lock_wait=True)
-    sequence = register(setup, engine)
-    holding = threading.Event()
-
-    def hold() -> int:
-        with Session(engine) as holder:
-            value = sequence.next(holder)
-            holding.set()
-            time.sleep(2.5)
-            holder.commit()
-            return value
-
-    held = in_thread(hold)
-    assert holding.wait(30)
-    register_session(engine=engine)
+    sequence, held = held_for_a_while(setup)
     tries = []
 
     @transaction.manager.run(50)
