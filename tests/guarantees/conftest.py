@@ -111,6 +111,20 @@ def setup(db_url: str, implementation: Implementation) -> Iterator[Setup]:
         current.dispose()
 
 
+@pytest.fixture
+def callers_connection(setup: Setup) -> None:
+    """Skip implementations whose next() does not use the caller's connection."""
+    if not setup.implementation.uses_callers_connection:
+        pytest.skip(f"{setup.implementation.id}'s next() does not use the caller's connection")
+
+
+@pytest.fixture
+def own_connection(setup: Setup) -> None:
+    """Skip implementations without a connection of their own (next() uses the caller's)."""
+    if setup.implementation.uses_callers_connection:
+        pytest.skip(f'{setup.implementation.id} has no connection of its own')
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if os.environ.get('MORTAR_RDB_TEST_RESTARTS'):
         return

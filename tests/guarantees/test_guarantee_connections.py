@@ -22,12 +22,6 @@ def server(setup: Any) -> Any:
     return setup
 
 
-@pytest.fixture
-def callers_connection(server: Any) -> None:
-    if not server.implementation.uses_callers_connection:
-        pytest.skip(f"{server.implementation.id}'s next() does not use the caller's connection")
-
-
 def registered(server: Any, **engine_options: Any) -> Any:
     """The sequence 'seq', and a pool holding one connection: the one the next transaction gets."""
     engine = server.engine(**engine_options)
@@ -111,9 +105,8 @@ def test_a_connection_lost_at_commit_raises_the_database_error_and_is_not_retrie
         assert sequence.next(session) == 1 or not server.implementation.gapless
 
 
+@pytest.mark.usefixtures('own_connection')
 def test_a_pooled_sequence_whose_reservation_connection_died_reserves_on_a_new_one_unseen(server):
-    if server.implementation.uses_callers_connection:
-        pytest.skip(f'{server.implementation.id} has no connection of its own')
     sequence = registered(server)
     server.kill_all_connections()
     values, errors = attempts_and_errors(lambda: [sequence.next(get_session()) for _ in range(11)])

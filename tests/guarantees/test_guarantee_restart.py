@@ -93,9 +93,8 @@ def registered(server: Any, **engine_options: Any) -> Any:
     return sequence
 
 
+@pytest.mark.usefixtures('callers_connection')  # the next test covers the others
 def test_after_a_restart_the_first_transaction_fails_retryably_and_the_retry_recovers(server):
-    if not server.implementation.uses_callers_connection:
-        pytest.skip(f"{server.implementation.id}'s next() does not use the caller's connection: see the next test")
     sequence = registered(server)
     restart(server.backend)
     errors = []
@@ -110,9 +109,8 @@ def test_after_a_restart_the_first_transaction_fails_retryably_and_the_retry_rec
     assert [type(error) for error in errors] == [SequenceConnectionLost]
 
 
+@pytest.mark.usefixtures('own_connection')
 def test_after_a_restart_a_pooled_sequence_reserves_its_next_block_on_a_new_connection_unseen(server):
-    if server.implementation.uses_callers_connection:
-        pytest.skip(f'{server.implementation.id} has no connection of its own')
     sequence = registered(server)  # took 1 of its first block
     block = server.implementation.options['block_size']
     restart(server.backend)
