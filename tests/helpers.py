@@ -1,10 +1,18 @@
 """Small helpers shared by the tests."""
 from __future__ import annotations
 
+import threading
+
+import transaction
 from sqlalchemy import create_engine, select
 
+from mortar_rdb import get_session, register_session
+from mortar_rdb.sequence import get_sequence, register_sequence
+from mortar_rdb.sequence import pooled as pooled_implementation
 from mortar_rdb.sequence.generic import sequences
 from mortar_rdb.transactions import mark_written
+
+from .pooled_workers import taken_metadata
 
 MORTAR_3_TABLE = 'CREATE TABLE sequences (name VARCHAR(20) NOT NULL, current INTEGER, PRIMARY KEY (name))'
 
@@ -37,3 +45,29 @@ def write(session, statement):
     """Run a Core write through a transactional session, as a user would."""
     session.execute(statement)
     mark_written(session())
+
+
+def run_in_threads(target, count):
+    """Run ``target()`` in ``count`` threads at once and wait for all of them."""
+    threads = [threading.Thread(target=target) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def pooled_session(url):
+    """The registered transactional session on ``url``, with the sequences and ``taken`` tables."""
+    engine = create_engine(url)
+    sequences.create(engine)
+    taken_metadata.create_all(engine)
+    engine.dispose()
+    register_session(url)
+    return get_session()
+
+
+def pooled(name, session, **options):
+    """Register pooled sequence ``name`` and return it."""
+    with transaction.manager:
+        register_sequence(name, session, impl=pooled_implementation.SequenceImplementation, **options)
+    return get_sequence(name)

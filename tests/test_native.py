@@ -29,6 +29,7 @@ from mortar_rdb.sequence.errors import (
 )
 
 from .databases import server_urls
+from .helpers import run_in_threads
 from .native_workers import take_values
 
 on_servers = pytest.mark.parametrize('db_url', list(server_urls()), indirect=True)
@@ -218,12 +219,8 @@ def test_many_connections_registering_at_once_share_one_sequence(db_url):
         except BaseException as error:  # reported below
             errors.append(error)
 
-    threads = [threading.Thread(target=worker) for _ in range(8)]
     try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        run_in_threads(worker, 8)
     finally:
         engine.dispose()
     assert errors == []

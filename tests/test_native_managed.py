@@ -25,6 +25,7 @@ from mortar_rdb.sequence.errors import (
 )
 
 from .databases import server_urls
+from .helpers import run_in_threads
 from .test_native import execute, sequence_names
 
 on_servers = pytest.mark.parametrize('db_url', list(server_urls()), indirect=True)
@@ -98,12 +99,8 @@ def test_next_many_values_are_increasing_and_unique_while_others_take_values(db_
                 batches.append(sequence.next_many(session, 50))
                 session.rollback()
 
-    threads = [threading.Thread(target=worker) for _ in range(4)]
     try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        run_in_threads(worker, 4)
     finally:
         engine.dispose()
     taken = [value for batch in batches for value in batch]

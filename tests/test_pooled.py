@@ -3,7 +3,6 @@ import gc
 import itertools
 import multiprocessing
 import sys
-import threading
 import weakref
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
@@ -28,25 +27,14 @@ from mortar_rdb.sequence.errors import (
 from mortar_rdb.sequence.generic import sequences
 from mortar_rdb.sequence.pooled import DEFAULT_BLOCK_SIZE, SequenceImplementation
 
-from .helpers import stored_values, write
-from .pooled_workers import take_values, taken, taken_metadata
+from .helpers import pooled, pooled_session, run_in_threads, stored_values, write
+from .pooled_workers import take_values, taken
 
 
 @pytest.fixture
 def session(db_url):
     """A transactional session on a database with the sequences table."""
-    engine = create_engine(db_url)
-    sequences.create(engine)
-    taken_metadata.create_all(engine)
-    engine.dispose()
-    register_session(db_url)
-    return get_session()
-
-
-def pooled(name, session, **options):
-    with transaction.manager:
-        register_sequence(name, session, impl=SequenceImplementation, **options)
-    return get_sequence(name)
+    return pooled_session(db_url)
 
 
 def test_the_implementation_provides_isequence(session):
@@ -140,19 +128,15 @@ def test_threads_sharing_one_sequence_get_each_value_once_in_order(
 ):
     monkeypatch.setattr(pooled_module, '_counter', counter)
     seq = pooled('seq', session, block_size=7)
-    results = {}
+    results = []
 
-    def take(index):
-        results[index] = [seq.next(session) for _ in range(500)]
+    def take():
+        results.append([seq.next(session) for _ in range(500)])
 
-    threads = [threading.Thread(target=take, args=(index,)) for index in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    everything = [value for values in results.values() for value in values]
+    run_in_threads(take, 8)
+    everything = [value for values in results for value in values]
     assert sorted(everything) == list(range(1, 4001))
-    assert all(values == sorted(values) for values in results.values())
+    assert all(values == sorted(values) for values in results)
 
 
 def test_processes_with_random_rollbacks_never_get_the_same_value(session, db_url):

@@ -9,9 +9,8 @@ from sqlalchemy import create_engine, insert
 from sqlalchemy.orm import Session
 from zope.interface.verify import verifyObject
 
-from mortar_rdb import get_session, register_session
 from mortar_rdb.interfaces import IManagedSequence, IManagedSequenceFactory, ISequence
-from mortar_rdb.sequence import drop_sequence, get_sequence, register_sequence
+from mortar_rdb.sequence import drop_sequence, get_sequence
 from mortar_rdb.sequence.__main__ import main
 from mortar_rdb.sequence.errors import (
     BlockReservationBlocked,
@@ -22,29 +21,17 @@ from mortar_rdb.sequence.errors import (
     SequenceRestartRefused,
     SharedConnectionPool,
 )
-from mortar_rdb.sequence.generic import sequences
 from mortar_rdb.sequence.pooled import SequenceImplementation
 from mortar_rdb.sequence.table import INT64_MAX
 
-from .helpers import stored_values
-from .pooled_workers import taken, taken_metadata
+from .helpers import pooled, pooled_session, stored_values
+from .pooled_workers import taken
 
 
 @pytest.fixture
 def session(db_url):
     """A transactional session on a database with the sequences table."""
-    engine = create_engine(db_url)
-    sequences.create(engine)
-    taken_metadata.create_all(engine)
-    engine.dispose()
-    register_session(db_url)
-    return get_session()
-
-
-def pooled(name, session, **options):
-    with transaction.manager:
-        register_sequence(name, session, impl=SequenceImplementation, **options)
-    return get_sequence(name)
+    return pooled_session(db_url)
 
 
 def test_the_pooled_sequence_provides_the_managed_interface(session):
