@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 
 import transaction
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, insert, select
 
 from mortar_rdb import get_session, register_session
 from mortar_rdb.sequence import get_sequence, register_sequence
@@ -12,7 +13,7 @@ from mortar_rdb.sequence import pooled as pooled_implementation
 from mortar_rdb.sequence.generic import sequences
 from mortar_rdb.transactions import mark_written
 
-from .pooled_workers import taken_metadata
+from .pooled_workers import taken, taken_metadata
 
 MORTAR_3_TABLE = 'CREATE TABLE sequences (name VARCHAR(20) NOT NULL, current INTEGER, PRIMARY KEY (name))'
 
@@ -71,3 +72,19 @@ def pooled(name, session, **options):
     with transaction.manager:
         register_sequence(name, session, impl=pooled_implementation.SequenceImplementation, **options)
     return get_sequence(name)
+
+
+@contextmanager
+def caller_has_written(session):
+    """A pooled sequence (block size 1) while the caller's transaction has written.
+
+    On SQLite that transaction holds the database's one write lock.
+    """
+    sequence = pooled('seq', session, block_size=1)
+    transaction.begin()
+    session.execute(insert(taken).values(value=-1))
+    session.flush()
+    try:
+        yield sequence
+    finally:
+        transaction.abort()

@@ -27,7 +27,7 @@ from mortar_rdb.sequence.errors import (
 from mortar_rdb.sequence.generic import sequences
 from mortar_rdb.sequence.pooled import DEFAULT_BLOCK_SIZE, SequenceImplementation
 
-from .helpers import pooled, pooled_session, run_in_threads, stored_values, write
+from .helpers import caller_has_written, pooled, pooled_session, run_in_threads, stored_values, write
 from .pooled_workers import take_values, taken
 
 
@@ -220,14 +220,10 @@ def test_an_engine_sharing_one_connection_is_refused():
 
 
 @pytest.fixture
-def written(session, db_url):
-    """The caller's transaction has written: on SQLite it holds the write lock."""
-    seq = pooled('seq', session, block_size=1)
-    transaction.begin()
-    session.execute(insert(taken).values(value=-1))
-    session.flush()
-    yield seq
-    transaction.abort()
+def written(session):
+    """A pooled sequence, and a caller's transaction that has written: on SQLite it holds the write lock."""
+    with caller_has_written(session) as seq:
+        yield seq
 
 
 def test_sqlite_refuses_to_reserve_while_the_callers_transaction_holds_the_write_lock(written, session, db_url):

@@ -5,7 +5,7 @@ once on the reservation connection, so most tests need no transaction.
 """
 import pytest
 import transaction
-from sqlalchemy import create_engine, insert
+from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 from zope.interface.verify import verifyObject
 
@@ -24,8 +24,7 @@ from mortar_rdb.sequence.errors import (
 from mortar_rdb.sequence.pooled import SequenceImplementation
 from mortar_rdb.sequence.table import INT64_MAX
 
-from .helpers import pooled, pooled_session, stored_values
-from .pooled_workers import taken
+from .helpers import caller_has_written, pooled, pooled_session, stored_values
 
 
 @pytest.fixture
@@ -294,12 +293,8 @@ def test_drop_sequence_of_an_unregistered_name_uses_the_pooled_drop_storage(sess
 @pytest.fixture
 def written(session):
     """A pooled sequence, and a caller's transaction that has written: on SQLite it holds the write lock."""
-    seq = pooled('seq', session, block_size=1)
-    transaction.begin()
-    session.execute(insert(taken).values(value=-1))
-    session.flush()
-    yield seq
-    transaction.abort()
+    with caller_has_written(session) as seq:
+        yield seq
 
 
 CHANGES = {
