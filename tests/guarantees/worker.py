@@ -7,8 +7,9 @@
         commit COUNT transactions, each taking a value and writing it to the
         ``taken`` table; print "took VALUE" after each commit. PHASES 1
         commits in one phase, 2 (the default) in two where the server can.
-    python worker.py URL IMPLEMENTATION patient NAME COUNT
-        like loop, but print errors and try again while the server restarts.
+    python worker.py URL IMPLEMENTATION patient NAME
+        like loop, but go on until stdin closes, and print errors and try
+        again while the server restarts.
     python worker.py URL IMPLEMENTATION prepare NAME
         take one value in a two-phase transaction and write it to the
         ``taken`` table, prepare it, print "prepared VALUE XID", then wait
@@ -17,6 +18,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from typing import Any
 
@@ -65,8 +67,10 @@ def loop(url: str, implementation_id: str, name: str, count: str, phases: str = 
         print('took', taker.take(100), flush=True)
 
 
-def patient(url: str, implementation_id: str, name: str, count: str) -> None:
-    """Like loop, but rides out a database that goes away for a while.
+def patient(url: str, implementation_id: str, name: str) -> None:
+    """Like loop, but rides out a database that goes away for a while, and
+    goes on until its stdin closes, so that it is running whenever the test
+    restarts the server, however long that takes.
 
     Errors that the transaction package does not retry (the server refusing
     connections while it restarts, a connection lost during commit) are
@@ -76,7 +80,9 @@ def patient(url: str, implementation_id: str, name: str, count: str) -> None:
     """
     register_session(url, twophase=False)
     taker = Taker(implementation_id, name)
-    for _ in range(int(count)):
+    told_to_stop = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.read(), told_to_stop.set()), daemon=True).start()
+    while not told_to_stop.is_set():
         for _ in range(600):
             try:
                 value = taker.take(5)
@@ -86,8 +92,10 @@ def patient(url: str, implementation_id: str, name: str, count: str) -> None:
                 print(f'error {kind.__module__}.{kind.__qualname__}: {first_line}', flush=True)
                 time.sleep(0.2)
             else:
+                print('took', value, flush=True)
                 break
-        print('took', value, flush=True)
+        else:
+            raise SystemExit('the database did not come back within 600 attempts')
 
 
 def prepare(url: str, implementation_id: str, name: str) -> None:
