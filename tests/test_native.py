@@ -20,6 +20,7 @@ from mortar_rdb.sequence import get_sequence, native, register_sequence
 from mortar_rdb.sequence.dialects import native_sql_for
 from mortar_rdb.sequence.errors import (
     InvalidSequenceName,
+    InvalidSequenceValue,
     NativeOperationUnsupported,
     NativeSequenceExhausted,
     NativeSequenceMissing,
@@ -98,7 +99,7 @@ def test_values_are_64_bit(db_url):
 
 def test_start_outside_64_bits_is_refused(db_url):
     register_session(db_url)
-    with pytest.raises(ValueError, match='64-bit'):
+    with pytest.raises(InvalidSequenceValue, match='64-bit'):
         register('seq', start=2**63)
 
 

@@ -1,4 +1,6 @@
-"""Native sequences as IManagedSequence: batches, inspection, restart, drop, on PostgreSQL and MariaDB.
+"""Native sequences as IManagedSequence, where they differ from the others, on PostgreSQL and MariaDB.
+
+What every implementation promises is in tests/guarantees/test_guarantee_managed.py.
 
 restart() and drop() work on a connection of their own and take effect at
 once, so each test ends its transaction before calling them.
@@ -10,13 +12,10 @@ import transaction
 from sqlalchemy import Sequence, create_engine, text
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateSequence
-from zope.interface.verify import verifyObject
 
 from mortar_rdb import get_session, register_session
-from mortar_rdb.interfaces import IManagedSequence, IManagedSequenceFactory, ISequence
 from mortar_rdb.sequence import drop_sequence, get_sequence, native, register_sequence
 from mortar_rdb.sequence.errors import (
-    InvalidSequenceValue,
     NativeSequenceMissing,
     NoNativeSequences,
     SequenceChangeBlocked,
@@ -49,14 +48,6 @@ def take(session, sequence, count=1):
         return sequence.next_many(session, count) if count != 1 else sequence.next(session)
 
 
-@on_servers
-def test_the_native_sequence_provides_the_managed_interface(session):
-    sequence = registered(session)
-    assert verifyObject(IManagedSequence, sequence)
-    assert ISequence.providedBy(sequence)
-    assert IManagedSequenceFactory.providedBy(native.SequenceImplementation)
-
-
 # next_many ------------------------------------------------------------------
 
 
@@ -66,21 +57,6 @@ def test_next_many_returns_a_list_of_the_values_after_the_last_one(session):
     take(session, sequence)
     assert take(session, sequence, 5) == [2, 3, 4, 5, 6]
     assert take(session, sequence) == 7
-
-
-@on_servers
-def test_next_many_of_one_is_a_list_of_one_value(session):
-    sequence = registered(session)
-    with transaction.manager:
-        assert sequence.next_many(session, 1) == [1]
-
-
-@on_servers
-def test_next_many_is_used_up_even_when_the_transaction_rolls_back(session):
-    sequence = registered(session)
-    sequence.next_many(session, 10)
-    transaction.abort()
-    assert take(session, sequence) == 11
 
 
 @on_servers
@@ -109,21 +85,6 @@ def test_next_many_values_are_increasing_and_unique_while_others_take_values(db_
 
 
 @on_servers
-@pytest.mark.parametrize('count', [0, -3, 2.0, '3', True, None])
-def test_next_many_refuses_a_count_that_is_not_a_positive_int(session, count):
-    sequence = registered(session)
-    with pytest.raises(InvalidSequenceValue):
-        sequence.next_many(session, count)
-
-
-@on_servers
-def test_next_many_refuses_more_values_than_64_bits_hold(session):
-    sequence = registered(session)
-    with pytest.raises(InvalidSequenceValue, match='at most'):
-        sequence.next_many(session, 2**63)
-
-
-@on_servers
 def test_next_many_past_the_largest_value_is_a_clear_error(db_url, session):
     execute(db_url, CreateSequence(Sequence('short', start=1, maxvalue=3)))
     sequence = registered(session, 'short')
@@ -131,29 +92,7 @@ def test_next_many_past_the_largest_value_is_a_clear_error(db_url, session):
         sequence.next_many(session, 5)
 
 
-@on_servers
-def test_next_many_of_a_dropped_sequence_is_a_clear_error(session):
-    sequence = registered(session)
-    drop_sequence('seq', session)
-    with pytest.raises(NativeSequenceMissing):
-        sequence.next_many(session, 2)
-
-
 # current --------------------------------------------------------------------
-
-
-@on_servers
-def test_current_is_none_before_the_first_value(session):
-    assert registered(session).current(session) is None
-
-
-@on_servers
-def test_current_is_the_last_value_handed_out_and_takes_nothing(session):
-    sequence = registered(session)
-    take(session, sequence, 3)
-    assert sequence.current(session) == 3
-    assert sequence.current(session) == 3
-    assert take(session, sequence) == 4
 
 
 @on_servers
@@ -169,65 +108,7 @@ def test_current_counts_values_taken_by_other_connections(db_url, session):
     assert sequence.current(session) == 7
 
 
-@on_servers
-def test_current_before_the_first_value_is_start_minus_one(session):
-    sequence = registered(session, start=1000)
-    assert sequence.current(session) == 999
-    assert take(session, sequence) == 1000
-
-
-@on_servers
-def test_current_of_a_dropped_sequence_raises_native_sequence_missing(session):
-    sequence = registered(session)
-    drop_sequence('seq', session)
-    with pytest.raises(NativeSequenceMissing):
-        sequence.current(session)
-
-
 # restart --------------------------------------------------------------------
-
-
-@on_servers
-def test_restart_makes_value_the_next_one(session):
-    sequence = registered(session)
-    sequence.restart(session, 100)
-    assert sequence.current(session) == 99
-    assert take(session, sequence) == 100
-
-
-@on_servers
-def test_restart_takes_effect_at_once_and_a_rollback_does_not_undo_it(session):
-    sequence = registered(session)
-    sequence.restart(session, 50)
-    transaction.abort()
-    assert take(session, sequence) == 50
-
-
-@on_servers
-def test_restart_at_the_next_value_changes_nothing(session):
-    sequence = registered(session)
-    take(session, sequence, 4)
-    sequence.restart(session, 5)
-    assert take(session, sequence) == 5
-
-
-@on_servers
-def test_restart_refuses_to_move_backwards(session):
-    sequence = registered(session)
-    take(session, sequence, 10)
-    with pytest.raises(SequenceRestartRefused, match='force=True') as info:
-        sequence.restart(session, 10)
-    assert (info.value.current, info.value.value) == (10, 10)
-    transaction.abort()
-    assert take(session, sequence) == 11
-
-
-@on_servers
-def test_restart_moves_backwards_with_force(session):
-    sequence = registered(session)
-    take(session, sequence, 10)
-    sequence.restart(session, 3, force=True)
-    assert take(session, sequence) == 3
 
 
 @on_servers
@@ -272,14 +153,6 @@ def test_restart_never_hands_a_value_out_twice_while_others_take_values(db_url):
 
 
 @on_servers
-@pytest.mark.parametrize('value', [0, -5, 2**63, 7.0])
-def test_restart_refuses_a_value_the_sequence_cannot_hand_out(session, value):
-    sequence = registered(session)
-    with pytest.raises(InvalidSequenceValue):
-        sequence.restart(session, value, force=True)
-
-
-@on_servers
 @pytest.mark.parametrize('force', [False, True], ids=['forwards', 'forced'])
 def test_restart_of_a_dropped_sequence_raises_native_sequence_missing(session, force):
     sequence = registered(session)
@@ -319,13 +192,6 @@ def test_drop_sequence_drops_it_at_once_and_removes_the_registration(db_url, ses
     assert sequence_names(db_url) == []
     with pytest.raises(SequenceNotRegistered):
         get_sequence('seq')
-
-
-@on_servers
-def test_a_dropped_native_sequence_registered_again_starts_afresh(session):
-    take(session, registered(session), 3)
-    drop_sequence('seq', session)
-    assert take(session, registered(session)) == 1
 
 
 @on_servers

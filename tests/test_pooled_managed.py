@@ -1,4 +1,6 @@
-"""Pooled sequences as IManagedSequence: batches, inspection, restart, drop, on every configured database.
+"""Pooled sequences as IManagedSequence, where they differ from the others, on every configured database.
+
+What every implementation promises is in tests/guarantees/test_guarantee_managed.py.
 
 Everything that writes the row (next_many, restart, drop) is committed at
 once on the reservation connection, so most tests need no transaction.
@@ -7,16 +9,11 @@ import pytest
 import transaction
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
-from zope.interface.verify import verifyObject
 
-from mortar_rdb.interfaces import IManagedSequence, IManagedSequenceFactory, ISequence
-from mortar_rdb.sequence import drop_sequence, get_sequence
 from mortar_rdb.sequence.__main__ import main
 from mortar_rdb.sequence.errors import (
     BlockReservationBlocked,
-    InvalidSequenceValue,
     SequenceMissing,
-    SequenceNotRegistered,
     SequenceOverflow,
     SequenceRestartRefused,
     SharedConnectionPool,
@@ -31,13 +28,6 @@ from .helpers import caller_has_written, pooled, pooled_session, stored_values
 def session(db_url):
     """A transactional session on a database with the sequences table."""
     return pooled_session(db_url)
-
-
-def test_the_pooled_sequence_provides_the_managed_interface(session):
-    sequence = pooled('seq', session)
-    assert verifyObject(IManagedSequence, sequence)
-    assert ISequence.providedBy(sequence)
-    assert IManagedSequenceFactory.providedBy(SequenceImplementation)
 
 
 # next_many ------------------------------------------------------------------
@@ -78,19 +68,6 @@ def test_next_many_never_overlaps_another_instance_s_block(session):
     assert second.next_many(session, 2) == range(11, 13)
 
 
-@pytest.mark.parametrize('count', [0, -1, True, 1.5, '3'])
-def test_next_many_refuses_a_count_that_is_not_a_positive_int(session, count):
-    seq = pooled('seq', session)
-    with pytest.raises(InvalidSequenceValue, match='number of values'):
-        seq.next_many(session, count)
-
-
-def test_next_many_refuses_a_count_above_the_column_top(session):
-    seq = pooled('seq', session)
-    with pytest.raises(InvalidSequenceValue, match='at most'):
-        seq.next_many(session, INT64_MAX + 1)
-
-
 def test_next_many_past_the_column_top_raises_overflow(session):
     seq = pooled('seq', session)
     seq.restart(session, INT64_MAX - 1)
@@ -99,24 +76,7 @@ def test_next_many_past_the_column_top_raises_overflow(session):
     assert seq.next_many(session, 2) == range(INT64_MAX - 1, INT64_MAX + 1)
 
 
-def test_next_many_of_a_dropped_sequence_raises_sequence_missing(session):
-    seq = pooled('seq', session)
-    SequenceImplementation.drop_storage('seq', session)
-    with pytest.raises(SequenceMissing):
-        seq.next_many(session, 2)
-
-
 # current --------------------------------------------------------------------
-
-
-def test_current_of_a_new_sequence_is_none(session):
-    assert pooled('seq', session).current(session) is None
-
-
-def test_current_before_the_first_value_is_start_minus_1(session):
-    seq = pooled('seq', session, start=5)
-    assert seq.current(session) == 4
-    assert seq.next(session) == 5
 
 
 def test_current_is_the_top_of_the_highest_block_reserved_by_anyone(session):
@@ -128,29 +88,7 @@ def test_current_is_the_top_of_the_highest_block_reserved_by_anyone(session):
     assert first.current(session) == 20
 
 
-def test_current_takes_nothing(session):
-    seq = pooled('seq', session, block_size=1)
-    assert seq.current(session) is None
-    assert seq.current(session) is None
-    assert seq.next(session) == 1
-
-
-def test_current_of_a_dropped_sequence_raises_sequence_missing(session):
-    seq = pooled('seq', session)
-    SequenceImplementation.drop_storage('seq', session)
-    with pytest.raises(SequenceMissing):
-        seq.current(session)
-
-
 # restart --------------------------------------------------------------------
-
-
-def test_restart_forward_makes_value_the_next_one_despite_the_block_in_hand(session):
-    seq = pooled('seq', session, block_size=10)
-    seq.next(session)
-    seq.restart(session, 50)
-    assert seq.current(session) == 49
-    assert [seq.next(session), seq.next(session)] == [50, 51]
 
 
 def test_restart_backwards_is_refused_and_keeps_the_block(session):
@@ -162,23 +100,6 @@ def test_restart_backwards_is_refused_and_keeps_the_block(session):
     assert seq.next(session) == 2
 
 
-def test_restart_to_the_high_water_mark_is_refused_and_just_above_it_is_not(session):
-    seq = pooled('seq', session, block_size=10)
-    seq.next(session)
-    with pytest.raises(SequenceRestartRefused):
-        seq.restart(session, 10)
-    seq.restart(session, 11)
-    assert seq.next(session) == 11
-
-
-def test_restart_backwards_with_force_makes_value_the_next_one(session):
-    seq = pooled('seq', session, block_size=10)
-    seq.next(session)
-    seq.restart(session, 3, force=True)
-    assert seq.current(session) == 2
-    assert seq.next(session) == 3
-
-
 def test_restart_backwards_with_force_repeats_values_left_in_other_processes_blocks(session):
     seq = pooled('seq', session, block_size=10)
     elsewhere = SequenceImplementation('seq', session, block_size=10)
@@ -186,21 +107,6 @@ def test_restart_backwards_with_force_repeats_values_left_in_other_processes_blo
     seq.restart(session, 1, force=True)
     assert seq.next(session) == 1
     assert elsewhere.next(session) == 2  # handed out again by seq's next block
-
-
-def test_restart_is_committed_at_once_whatever_the_transaction_does(session, db_url):
-    seq = pooled('seq', session)
-    transaction.begin()
-    seq.restart(session, 50)
-    transaction.abort()
-    assert stored_values(db_url) == {'seq': 49}
-
-
-@pytest.mark.parametrize('value', [0, -1, True, 2.0, '5', INT64_MAX + 1])
-def test_restart_refuses_a_value_the_sequence_cannot_hand_out(session, value):
-    seq = pooled('seq', session)
-    with pytest.raises(InvalidSequenceValue, match='restart value'):
-        seq.restart(session, value)
 
 
 def test_restart_after_a_refusal_still_works_on_the_same_connection(session):
@@ -212,13 +118,6 @@ def test_restart_after_a_refusal_still_works_on_the_same_connection(session):
     seq.restart(session, 20)
     assert seq._reserver._db is connection
     assert seq.next(session) == 20
-
-
-def test_restart_of_a_dropped_sequence_raises_sequence_missing(session):
-    seq = pooled('seq', session)
-    SequenceImplementation.drop_storage('seq', session)
-    with pytest.raises(SequenceMissing):
-        seq.restart(session, 5, force=True)
 
 
 # drop -----------------------------------------------------------------------
@@ -234,14 +133,6 @@ def test_drop_of_a_missing_row_returns_false(session):
     seq = pooled('seq', session)
     seq.drop(session)
     assert seq.drop(session) is False
-
-
-def test_drop_is_committed_at_once_whatever_the_transaction_does(session, db_url):
-    seq = pooled('seq', session)
-    transaction.begin()
-    seq.drop(session)
-    transaction.abort()
-    assert stored_values(db_url) == {}
 
 
 def test_drop_throws_this_process_s_block_away(session):
@@ -263,28 +154,6 @@ def test_drop_storage_refuses_an_engine_sharing_one_connection():
     with Session(create_engine('sqlite://')) as session:
         with pytest.raises(SharedConnectionPool):
             SequenceImplementation.drop_storage('seq', session)
-
-
-def test_drop_sequence_removes_a_registered_pooled_sequence(session, db_url):
-    pooled('seq', session, block_size=10).next(session)
-    assert drop_sequence('seq', session) is True
-    assert stored_values(db_url) == {}
-    with pytest.raises(SequenceNotRegistered):
-        get_sequence('seq')
-
-
-def test_a_dropped_pooled_sequence_registered_again_starts_from_start(session):
-    pooled('seq', session, block_size=10).next(session)
-    drop_sequence('seq', session)
-    assert pooled('seq', session, start=3).next(session) == 3
-
-
-def test_drop_sequence_of_an_unregistered_name_uses_the_pooled_drop_storage(session, db_url):
-    pooled('seq', session)
-    drop_sequence('seq', session)
-    SequenceImplementation('seq', session)  # a row, but no registration
-    assert drop_sequence('seq', session, impl=SequenceImplementation) is True
-    assert stored_values(db_url) == {}
 
 
 # the caller's own write lock (SQLite) -----------------------------------------

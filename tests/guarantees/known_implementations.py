@@ -33,8 +33,8 @@ class Implementation:
     uses_table: bool = False
     #: next() runs its SQL on the connection of the caller's session
     uses_callers_connection: bool = True
-    #: registration commits the new sequence at once, whatever the caller's transaction does
-    registers_at_once: bool = False
+    #: registration, restart and drop commit at once, whatever the caller's transaction does
+    changes_at_once: bool = False
     #: ``refuses_name(name, backend)``: whether a name valid for the table is refused here
     refuses_name: Callable[[str, str], bool] = lambda name, backend: False
     #: database backend names (SQLAlchemy's, e.g. 'mysql' for MariaDB)
@@ -45,8 +45,8 @@ class Implementation:
         if self.uses_table:
             generic.sequences.create(engine, checkfirst=True)
 
-    def register(self, name: str, session: Any) -> ISequence:
-        return register_sequence(name, session, impl=self.impl, **self.options)
+    def register(self, name: str, session: Any, **options: Any) -> ISequence:
+        return register_sequence(name, session, impl=self.impl, **{**self.options, **options})
 
     def create(self, name: str, session: Any) -> ISequence:
         """The sequence object without registering it (for worker loops)."""
@@ -61,8 +61,9 @@ POOLED = Implementation(
     {'block_size': 10},
     uses_table=True,
     uses_callers_connection=False,
-    registers_at_once=True,
+    changes_at_once=True,
 )
+
 
 def native_refuses_name(name: str, backend: str) -> bool:
     """The identifier rules: PostgreSQL's 63 bytes; MariaDB's 64 characters
@@ -76,7 +77,7 @@ NATIVE = Implementation(
     'native',
     native.SequenceImplementation,
     databases=frozenset({'postgresql', 'mysql'}),
-    registers_at_once=True,
+    changes_at_once=True,
     refuses_name=native_refuses_name,
 )
 

@@ -90,7 +90,7 @@ class Sequences(RuleBasedStateMachine):
     @rule(index=st.integers(0, SESSIONS - 1), which=NAME)
     def register(self, index: int, which: int) -> None:
         name = self.names[which]
-        if self.setup.implementation.registers_at_once:
+        if self.setup.implementation.changes_at_once:
             self.objects[name] = self.setup.implementation.register(name, self.sessions[index])
             self.exists.add(name)
             return
