@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 from mortar_rdb.sequence.__main__ import main
 from mortar_rdb.sequence.errors import (
     BlockReservationBlocked,
-    SequenceMissing,
     SequenceOverflow,
     SequenceRestartRefused,
     SharedConnectionPool,
@@ -133,14 +132,6 @@ def test_drop_of_a_missing_row_returns_false(session):
     seq = pooled('seq', session)
     seq.drop(session)
     assert seq.drop(session) is False
-
-
-def test_drop_throws_this_process_s_block_away(session):
-    seq = pooled('seq', session, block_size=10)
-    seq.next(session)
-    seq.drop(session)
-    with pytest.raises(SequenceMissing):
-        seq.next(session)
 
 
 def test_drop_storage_deletes_a_row_without_a_registration(session, db_url):

@@ -112,14 +112,6 @@ def test_next_many_refuses_more_values_than_64_bits_hold(setup, session):
         sequence.next_many(session, 2**63)
 
 
-def test_next_many_of_a_dropped_sequence_raises_sequence_missing(setup, session):
-    sequence = registered(setup, session)
-    with transaction.manager:
-        drop_sequence('seq', session)
-    with pytest.raises(SequenceMissing):
-        sequence.next_many(session, 2)
-
-
 def test_a_rolled_back_next_many_gives_its_values_back_where_gapless(setup, session):
     if not setup.implementation.gapless:
         pytest.skip(f'{setup.implementation.id} is not gapless')
@@ -157,14 +149,6 @@ def test_current_is_the_highest_value_reserved_and_takes_nothing(setup, session)
     assert sequence.current(session) == top_of_block(setup, 3)
     assert sequence.current(session) == top_of_block(setup, 3)
     assert take(session, sequence) == 4
-
-
-def test_current_of_a_dropped_sequence_raises_sequence_missing(setup, session):
-    sequence = registered(setup, session)
-    with transaction.manager:
-        drop_sequence('seq', session)
-    with pytest.raises(SequenceMissing):
-        sequence.current(session)
 
 
 # start ----------------------------------------------------------------------
@@ -238,15 +222,6 @@ def test_restart_refuses_a_value_the_sequence_cannot_hand_out(setup, session, va
         sequence.restart(session, value, force=True)
 
 
-@pytest.mark.parametrize('force', [False, True], ids=['forwards', 'forced'])
-def test_restart_of_a_dropped_sequence_raises_sequence_missing(setup, session, force):
-    sequence = registered(setup, session)
-    with transaction.manager:
-        drop_sequence('seq', session)
-    with pytest.raises(SequenceMissing):
-        sequence.restart(session, 5, force=force)
-
-
 @pytest.mark.usefixtures('in_transaction')
 def test_restart_is_undone_by_a_rollback(setup, session):
     sequence = registered(setup, session)
@@ -274,8 +249,28 @@ def test_drop_sequence_removes_the_sequence_and_its_registration(setup, session)
         assert drop_sequence('seq', session) is True
     with pytest.raises(SequenceNotRegistered):
         get_sequence('seq')
+
+
+@pytest.mark.parametrize(
+    'operation',
+    [
+        lambda sequence, session: sequence.next(session),
+        lambda sequence, session: sequence.next_many(session, 2),
+        lambda sequence, session: sequence.current(session),
+        lambda sequence, session: sequence.restart(session, 5),
+        lambda sequence, session: sequence.restart(session, 5, force=True),
+    ],
+    ids=['next', 'next_many', 'current', 'restart', 'restart-forced'],
+)
+def test_a_dropped_sequence_held_by_its_caller_raises_sequence_missing_and_starts_nothing(setup, session, operation):
+    sequence = registered(setup, session)
+    take(session, sequence, 3)
+    with transaction.manager:
+        drop_sequence('seq', session)
     with pytest.raises(SequenceMissing), transaction.manager:
-        sequence.next(session)
+        operation(sequence, session)
+    with transaction.manager:
+        assert setup.implementation.impl.drop_storage('seq', session) is False
 
 
 def test_a_dropped_sequence_registered_again_starts_afresh(setup, session):
