@@ -26,10 +26,17 @@ _CACHE_KEY = 'mortar_rdb.sequence.access'
 
 
 class Backend:
-    """What sequence code needs to know about one engine's database."""
+    """What sequence code needs to know about one engine's database.
+
+    It keeps no reference to the engine: it is the value of a dictionary
+    weakly keyed by that engine, and a value holding its key would keep
+    every engine alive for the life of the process.
+    """
 
     def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+        self.dialect = engine.dialect
+        #: the database, for error messages (the URL, password hidden)
+        self.where = repr(engine.url)
         self.sql: SequenceSQL = sql_for(engine.dialect)
         self._shape: TableShape | None = None
         self._native: NativeSQL | None = None
@@ -38,12 +45,8 @@ class Backend:
     def native(self) -> NativeSQL:
         """The SQL for this database's native sequences, built on first use."""
         if self._native is None:
-            self._native = native_sql_for(self.engine.dialect)
+            self._native = native_sql_for(self.dialect)
         return self._native
-
-    @property
-    def where(self) -> str:
-        return repr(self.engine.url)
 
     def shape(self, connection: Connection) -> TableShape:
         """The sequences table's shape, read on first use."""
