@@ -74,9 +74,7 @@ class SequenceImplementation:
 
     def __init__(self, name: str, session: AnySession, start: int = 1) -> None:
         self.name = check_name(name)
-        if isinstance(start, bool) or not isinstance(start, int) or not -(2**63) <= start < INT64_MAX:
-            raise InvalidSequenceValue(f'start must be a 64-bit integer below {INT64_MAX}, not {start!r}.')
-        self.start = start
+        self.start = check_value(start, INT64_MAX - 1, 'The start value of a 64-bit native sequence', floor=-(2**63))
         db = access(session)
         native = _supported(db)
         native.check_name(name)

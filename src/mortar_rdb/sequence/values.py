@@ -11,11 +11,14 @@ def _integer(value: object, what: str) -> int:
     return value
 
 
-def check_value(value: object, ceiling: int, what: str = 'A sequence value') -> int:
-    """Return ``value`` if a sequence can hand it out, else raise InvalidSequenceValue."""
+def check_value(value: object, ceiling: int, what: str = 'A sequence value', floor: int = 1) -> int:
+    """Return ``value`` if a sequence can hand it out, else raise InvalidSequenceValue.
+
+    ``floor`` is 1 for the sequences table; a native sequence may go lower.
+    """
     value = _integer(value, what)
-    if not 1 <= value <= ceiling:
-        raise InvalidSequenceValue(f'{what} must be between 1 and {ceiling}, not {value}.')
+    if not floor <= value <= ceiling:
+        raise InvalidSequenceValue(f'{what} must be between {floor} and {ceiling}, not {value}.')
     return value
 
 
