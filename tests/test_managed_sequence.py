@@ -20,15 +20,16 @@ def session(db_url):
     return session
 
 
-def registered(session, name='seq', **options):
+def registered(session):
     with transaction.manager:
-        register_sequence(name, session, **options)
-    return get_sequence(name)
+        register_sequence('seq', session)
+    return get_sequence('seq')
 
 
-def take(session, sequence, count=1):
+def take(session, sequence):
+    """One value, in a committed transaction of its own."""
     with transaction.manager:
-        return list(sequence.next_many(session, count)) if count != 1 else sequence.next(session)
+        return sequence.next(session)
 
 
 def test_next_many_returns_a_contiguous_range_after_the_last_value(session):
