@@ -4,6 +4,7 @@ import transaction
 from sqlalchemy import create_engine, delete, text, update
 from sqlalchemy.exc import DBAPIError
 from zope.interface.verify import verifyObject
+from zope.sqlalchemy import mark_changed
 
 from mortar_rdb import get_session, register_session
 from mortar_rdb.interfaces import ISequence
@@ -268,3 +269,17 @@ def test_a_value_taken_after_a_failed_statement_needs_a_rollback_first(session):
         session.execute(text('SELECT * FROM no_such_table'))
     transaction.abort()
     assert seq.next(session) == 1
+
+
+def test_a_row_inserted_with_only_a_name_starts_at_one(session):
+    with transaction.manager:
+        session.execute(sequences.insert().values(name='seq'))
+        mark_changed(session())
+    assert registered('seq', session).next(session) == 1
+
+
+def test_a_row_inserted_by_hand_in_sql_with_only_a_name_starts_at_one(session):
+    with transaction.manager:
+        session.execute(text("INSERT INTO sequences (name) VALUES ('seq')"))
+        mark_changed(session())
+    assert registered('seq', session).next(session) == 1
