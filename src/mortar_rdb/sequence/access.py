@@ -141,6 +141,8 @@ class Runner:
         """
         try:
             return operation(*arguments)
+        except SequenceTableMissing:
+            raise  # ours already, though it is a DBAPIError too
         except exc.DBAPIError as error:
             raise (translate or self._translate)(error) from error
         except self.connection.dialect.loaded_dbapi.Error as error:
@@ -183,7 +185,7 @@ def translate(error: exc.StatementError, backend: Backend) -> Exception:
         return transient
     backend.forget_shape()
     if backend.sql.is_missing_table(orig):
-        return SequenceTableMissing(backend.where)
+        return SequenceTableMissing(backend.where, orig)
     return error
 
 
