@@ -15,7 +15,7 @@ from sqlalchemy import Column, Engine, Integer, MetaData, Table, delete, insert,
 from sqlalchemy.orm import Session
 
 from mortar_rdb.sequence import generic, native, pooled
-from mortar_rdb.sequence.dialects import sql_for
+from mortar_rdb.sequence._dialects import table_sql_for
 from mortar_rdb.sequence.generic import sequences
 
 #: The W3 table: a duplicate value would break its primary key.
@@ -159,9 +159,9 @@ class RawWorker:
         arguments, keywords = dialect.create_connect_args(engine.url)
         self.connection = dialect.loaded_dbapi.connect(*arguments, **keywords)
         self.cursor = self.connection.cursor()
-        statement = sql_for(dialect)._update
+        statement = table_sql_for(dialect).increment_statement
         self.sql = statement.sql
-        self.parameters = statement._parameters({'seq_name': name, 'step': 1, 'highest_start': 2**62})
+        self.parameters = statement.parameters(name, 1, 2**62)
         self.returns = 'RETURNING' in self.sql.upper()
         self.insert_sql, _ = _compiled(insert(taken).values(value=0), engine, {'value': 0})
         self.positional = dialect.positional

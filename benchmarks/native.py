@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateSequence, DropSequence
 
 from mortar_rdb.sequence import generic, native
-from mortar_rdb.sequence.dialects import native_sql_for
+from mortar_rdb.sequence._dialects import native_sql_for
 
 RAW_NEXTVAL = {
     'postgresql': "SELECT nextval('bench_raw')",

@@ -17,7 +17,7 @@ from sqlalchemy.schema import CreateSequence, DropSequence
 
 from mortar_rdb import get_session, register_session
 from mortar_rdb.sequence import get_sequence, native, register_sequence
-from mortar_rdb.sequence.dialects import native_sql_for
+from mortar_rdb.sequence._dialects import native_sql_for
 from mortar_rdb.sequence.errors import (
     InvalidSequenceName,
     InvalidSequenceValue,

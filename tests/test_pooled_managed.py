@@ -113,9 +113,9 @@ def test_restart_after_a_refusal_still_works_on_the_same_connection(session):
     seq.next(session)
     with pytest.raises(SequenceRestartRefused):
         seq.restart(session, 2)
-    connection = seq._reserver._db
+    connection = seq._reserver._cursor
     seq.restart(session, 20)
-    assert seq._reserver._db is connection
+    assert seq._reserver._cursor is connection
     assert seq.next(session) == 20
 
 
