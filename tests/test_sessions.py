@@ -84,6 +84,17 @@ def test_transactional_without_scoped_is_refused():
         register_session('sqlite://', scoped=False)
 
 
+def test_an_extension_is_refused_with_what_to_do_instead():
+    with pytest.raises(TypeError, match='SQLAlchemy 2 removed.*sqlalchemy.event.listen'):
+        register_session('sqlite://', extension=object())
+
+
+def test_arguments_keep_their_30_positions():
+    # url, name, engine, echo, transactional, scoped, extension, twophase
+    register_session('sqlite://', 'positional', None, None, False, True, None, True)
+    assert get_session('positional').twophase is False
+
+
 def test_echo_logs_sql(caplog):
     register_session('sqlite://', echo=True)
     with caplog.at_level('INFO', logger='sqlalchemy.engine'):
