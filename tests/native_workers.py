@@ -34,6 +34,6 @@ def take_values(url: str, name: str, count: int, seed: int, barrier: Any, result
             transaction.abort()
         else:
             transaction.commit()
-    session.remove()
+    session.close()
     session.bind.dispose()
     results.put(values)

@@ -59,11 +59,11 @@ def test_threads_sharing_one_sequence_object_commit_exactly_one_to_k(tables):
                 with transaction.manager:
                     session = get_session()
                     session.execute(taken.insert().values(value=sequence.next(session)))
-                    mark_written(session())
+                    mark_written(session)
         except BaseException as error:  # pragma: no cover - reported below
             errors.append(error)
         finally:
-            get_session().remove()
+            get_session().close()
 
     workers = [threading.Thread(target=work) for _ in range(threads)]
     for worker in workers:

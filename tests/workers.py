@@ -32,12 +32,12 @@ def take_values(url: str, name: str, transactions: int, rollback_ratio: float, s
         session = get_session()
         value = sequence.next(session)
         session.execute(taken.insert().values(value=value))
-        mark_written(session())
+        mark_written(session)
         if rng.random() < rollback_ratio:
             transaction.abort()
         else:
             transaction.commit()
             committed += 1
-    get_session().remove()
+    get_session().close()
     get_session().bind.dispose()
     return committed

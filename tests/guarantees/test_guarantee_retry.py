@@ -259,7 +259,7 @@ def test_concurrent_transactions_neither_duplicate_nor_lose_values(setup, level)
                 time.sleep(chance.random() / 100)
                 value = sequence.next(session)
                 session.execute(insert(taken).values(name='seq', value=value))
-                mark_written(session())
+                mark_written(session)
                 if roll_back:
                     raise Rollback()
                 return value

@@ -56,7 +56,7 @@ class Taker:
                     self.sequence = self.implementation.create(self.name, session)
                 value = self.sequence.next(session)
                 session.execute(insert(taken).values(name=self.name, value=value))
-                mark_written(session())
+                mark_written(session)
         return value
 
 
