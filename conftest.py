@@ -20,11 +20,11 @@ from sqlalchemy import create_engine, text
 from sybil import Sybil
 from sybil.parsers.rest import DocTestParser, PythonCodeBlockParser, SkipParser
 from sybil.sybil import SybilCollection
-from tests.databases import server_urls
 from zope.interface.registry import Components
 
-from mortar_rdb import drop_tables, registry
+from mortar_rdb import registry
 from mortar_rdb.interfaces import ISession
+from tests.databases import empty_database, server_urls
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -41,19 +41,6 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             raise pytest.UsageError(f'{name} is configured ({url}) but unreachable: {error}') from error
         finally:
             engine.dispose()
-
-
-def empty_database(backend: str, directory: str) -> str:
-    """The URL of an empty database on ``backend``."""
-    if backend == 'sqlite':
-        return f'sqlite:///{directory}/test.db?timeout=30'
-    url = server_urls()[backend]
-    engine = create_engine(url)
-    try:
-        drop_tables(engine)
-    finally:
-        engine.dispose()
-    return url
 
 
 def close_registered_sessions(components: Components) -> None:

@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 
 from mortar_rdb.sequence.__main__ import main
-
-from .databases import server_urls
-from .helpers import make_mortar3_table
+from tests.databases import server_urls
+from tests.helpers import make_mortar3_table
 
 
 @pytest.fixture

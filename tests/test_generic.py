@@ -19,8 +19,7 @@ from mortar_rdb.sequence.errors import (
     SequenceTableMissing,
 )
 from mortar_rdb.sequence.generic import SequenceImplementation, sequences
-
-from .helpers import make_mortar3_table, stored_values, write
+from tests.helpers import make_mortar3_table, stored_values, write
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ as compiled. SQLite (and MySQL) have no sequences: registering says so.
 """
 from __future__ import annotations
 
-import multiprocessing
 import threading
 
 import pytest
@@ -36,10 +35,8 @@ from mortar_rdb.sequence.errors import (
     SequenceNotRegistered,
     SequenceRestartRefused,
 )
-
-from .databases import server_urls
-from .helpers import run_in_threads
-from .native_workers import take_values
+from tests.databases import server_urls
+from tests.helpers import run_in_threads
 
 on_servers = pytest.mark.parametrize('db_url', list(server_urls()), indirect=True)
 on_postgresql = pytest.mark.parametrize(
@@ -485,37 +482,6 @@ def test_oracle_refuses_names_it_cannot_hold(name):
 def test_sequences_are_built_as_bigint_where_the_dialect_says_so():
     sequence = native_sql_for(postgresql.dialect()).sequence('seq', 1)
     assert isinstance(sequence.data_type, BigInteger)
-
-
-# Many processes ---------------------------------------------------------------
-
-
-def run_workers(url, name, counts):
-    context = multiprocessing.get_context('spawn')
-    barrier = context.Barrier(len(counts))
-    results = context.Queue()
-    processes = [
-        context.Process(target=take_values, args=(url, name, count, seed, barrier, results))
-        for seed, count in enumerate(counts)
-    ]
-    for process in processes:
-        process.start()
-    values = [results.get(timeout=300) for _ in processes]
-    for process in processes:
-        process.join(timeout=60)
-        assert process.exitcode == 0
-    return values
-
-
-@on_servers
-def test_four_processes_never_get_the_same_value_and_a_new_one_continues_above(db_url):
-    per_process = run_workers(db_url, 'shared', [500] * 4)
-    taken = [value for values in per_process for value in values]
-    assert len(taken) == len(set(taken)) == 2000
-    for values in per_process:
-        assert values == sorted(values)
-    [[later]] = run_workers(db_url, 'shared', [1])
-    assert later > max(taken)
 
 
 # IManagedSequence, where native sequences differ from the others ---------------

@@ -11,7 +11,6 @@ import multiprocessing
 import sys
 import weakref
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 import transaction
@@ -35,9 +34,8 @@ from mortar_rdb.sequence.errors import (
 from mortar_rdb.sequence.generic import sequences
 from mortar_rdb.sequence.pooled import DEFAULT_BLOCK_SIZE, SequenceImplementation
 from mortar_rdb.sequence.table import INT64_MAX
-
-from .helpers import caller_has_written, pooled, pooled_session, run_in_threads, stored_values, write
-from .pooled_workers import take_values, taken
+from tests.helpers import caller_has_written, pooled, pooled_session, run_in_threads, stored_values, write
+from tests.workers import race, taken
 
 
 @pytest.fixture
@@ -148,24 +146,9 @@ def test_threads_sharing_one_sequence_get_each_value_once_in_order(
     assert all(values == sorted(values) for values in results)
 
 
-def test_processes_with_random_rollbacks_never_get_the_same_value(session, db_url):
-    jobs = [(db_url, 'seq', 'pooled', {'block_size': 7}, 1000, 0.2, seed) for seed in range(4)]
-    with ProcessPoolExecutor(4, mp_context=multiprocessing.get_context('spawn')) as pool:
-        results = list(pool.map(take_values, *zip(*jobs, strict=True)))
-    handed_out = Counter(value for result in results for value in result['handed_out'])
-    assert sum(handed_out.values()) == 4000
-    assert [value for value, times in handed_out.items() if times > 1] == []
-    assert all(result['handed_out'] == sorted(result['handed_out']) for result in results)
-
-
 def test_generic_and_pooled_processes_on_one_name_never_commit_the_same_value(session, db_url):
-    jobs = [
-        (db_url, 'seq', impl, {'block_size': 5} if impl == 'pooled' else {}, 300, 0.2, seed)
-        for seed, impl in enumerate(['generic', 'pooled', 'generic', 'pooled'])
-    ]
-    with ProcessPoolExecutor(4, mp_context=multiprocessing.get_context('spawn')) as pool:
-        results = list(pool.map(take_values, *zip(*jobs, strict=True)))
-    committed = Counter(value for result in results for value in result['committed'])
+    workers = race(db_url, ['generic', 'pooled', 'generic', 'pooled'], 'seq', 300)
+    committed = Counter(value for worker in workers for value in worker.taken())
     assert [value for value, times in committed.items() if times > 1] == []
 
 
@@ -256,7 +239,7 @@ def test_an_engine_on_another_sqlite_file_reserves_while_the_caller_writes(sessi
     try:
         seq = SequenceImplementation('seq', session, block_size=1, engine=elsewhere)
         with transaction.manager:
-            session.execute(insert(taken).values(value=-1))
+            session.execute(insert(taken).values(name='caller', value=-1))
             session.flush()
             assert seq.next(session) == 1
     finally:
