@@ -33,9 +33,11 @@ from mortar_rdb.sequence.errors import (
 )
 from mortar_rdb.sequence.generic import sequences
 from mortar_rdb.sequence.pooled import DEFAULT_BLOCK_SIZE, SequenceImplementation
-from mortar_rdb.sequence.table import INT64_MAX
 from tests.helpers import caller_has_written, pooled, pooled_session, run_in_threads, stored_values, write
 from tests.workers import race, taken
+
+#: The largest value of the sequences table's 64-bit column.
+INT64_MAX = 2**63 - 1
 
 
 @pytest.fixture
