@@ -31,6 +31,19 @@ def pytest_report_header(config: pytest.Config) -> str:
     return 'databases: ' + ', '.join(['sqlite', *server_urls()])
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line('markers', 'applies_nowhere: a test for none of the configured databases (deselected)')
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the tests that apply to none of the configured databases:
+    they are not skipped work, they are not this run's work."""
+    nowhere = [item for item in items if item.get_closest_marker('applies_nowhere')]
+    if nowhere:
+        config.hook.pytest_deselected(items=nowhere)
+        items[:] = [item for item in items if not item.get_closest_marker('applies_nowhere')]
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     for name, url in server_urls().items():
         engine = create_engine(url)

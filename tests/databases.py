@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from sqlalchemy import create_engine
 
 from mortar_rdb import drop_tables
@@ -29,6 +30,22 @@ def server_urls() -> dict[str, str]:
 def configured() -> list[str]:
     """The names of the databases this run uses: 'sqlite', then the configured servers."""
     return ['sqlite', *server_urls()]
+
+
+def only_on(*databases: str) -> pytest.MarkDecorator:
+    """Run a test taking ``db_url`` on these databases only (those configured).
+
+    Where none of them is configured, the test is deselected rather than
+    skipped: it does not apply to this run.
+    """
+    chosen = [database for database in configured() if database in databases]
+    if not chosen:
+        return pytest.mark.applies_nowhere
+    return pytest.mark.parametrize('db_url', chosen, indirect=True)
+
+
+#: Only on the database servers (PostgreSQL, MariaDB).
+on_servers = only_on('postgresql', 'mariadb')
 
 
 def empty_database(backend: str, directory: str) -> str:

@@ -35,14 +35,12 @@ from mortar_rdb.sequence.errors import (
     SequenceNotRegistered,
     SequenceRestartRefused,
 )
-from tests.databases import server_urls
+from tests.databases import on_servers, only_on
 from tests.helpers import run_in_threads
 
-on_servers = pytest.mark.parametrize('db_url', list(server_urls()), indirect=True)
-on_postgresql = pytest.mark.parametrize(
-    'db_url', [name for name in server_urls() if name == 'postgresql'], indirect=True
-)
-on_mariadb = pytest.mark.parametrize('db_url', [name for name in server_urls() if name == 'mariadb'], indirect=True)
+on_postgresql = only_on('postgresql')
+on_mariadb = only_on('mariadb')
+on_sqlite = only_on('sqlite')
 
 NAME_LIMITS = {'postgresql': 63, 'mysql': 64, 'mariadb': 64}
 
@@ -271,7 +269,7 @@ def test_creating_leaves_no_lock_timeout_behind_in_the_pool(db_url):
     assert timeout == default
 
 
-@pytest.mark.parametrize('db_url', ['sqlite'], indirect=True)
+@on_sqlite
 def test_sqlite_has_no_native_sequences(db_url):
     register_session(db_url)
     with pytest.raises(NoNativeSequences, match='SQLite has no native sequences.*generic.*pooled'):

@@ -33,6 +33,7 @@ from mortar_rdb.sequence.errors import (
 )
 from mortar_rdb.sequence.generic import sequences
 from mortar_rdb.sequence.pooled import DEFAULT_BLOCK_SIZE, SequenceImplementation
+from tests.databases import on_servers, only_on
 from tests.helpers import caller_has_written, pooled, pooled_session, run_in_threads, stored_values, write
 from tests.workers import race, taken
 
@@ -220,22 +221,22 @@ def written(session):
         yield seq
 
 
+# SQLite only: servers lock rows, see the next test.
+@only_on('sqlite')
 def test_sqlite_refuses_to_reserve_while_the_callers_transaction_holds_the_write_lock(written, session, db_url):
-    if not db_url.startswith('sqlite'):
-        pytest.skip('SQLite only: servers lock rows, see the next test')
     with pytest.raises(BlockReservationBlocked, match='take values before that transaction writes'):
         written.next(session)
 
 
+# Servers only: SQLite refuses, see the previous test.
+@on_servers
 def test_servers_reserve_while_the_callers_transaction_has_written(written, session, db_url):
-    if db_url.startswith('sqlite'):
-        pytest.skip('servers only: SQLite refuses, see the previous test')
     assert written.next(session) == 1
 
 
+# The way round for SQLite's single writer.
+@only_on('sqlite')
 def test_an_engine_on_another_sqlite_file_reserves_while_the_caller_writes(session, db_url, tmp_path):
-    if not db_url.startswith('sqlite'):
-        pytest.skip('the way round for SQLite\'s single writer')
     elsewhere = create_engine(f'sqlite:///{tmp_path / "sequences.db"}')
     sequences.create(elsewhere)
     try:
@@ -414,18 +415,18 @@ CHANGES = {
 }
 
 
+# SQLite only: servers lock rows, see the next test.
+@only_on('sqlite')
 @pytest.mark.parametrize('method', list(CHANGES))
 def test_sqlite_refuses_a_change_while_the_callers_transaction_holds_the_write_lock(written, session, db_url, method):
-    if not db_url.startswith('sqlite'):
-        pytest.skip('SQLite only: servers lock rows, see the next test')
     with pytest.raises(BlockReservationBlocked, match=rf'{method}\(\) before that transaction writes'):
         CHANGES[method](written, session)
 
 
+# Servers only: SQLite refuses, see the previous test.
+@on_servers
 @pytest.mark.parametrize('method', list(CHANGES))
 def test_servers_change_the_row_while_the_callers_transaction_has_written(written, session, db_url, method):
-    if db_url.startswith('sqlite'):
-        pytest.skip('servers only: SQLite refuses, see the previous test')
     CHANGES[method](written, session)
 
 

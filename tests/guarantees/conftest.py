@@ -135,10 +135,6 @@ def setup(db_url: str, implementation: Implementation) -> Iterator[Setup]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    nowhere = [item for item in items if item.get_closest_marker('applies_nowhere')]
-    if nowhere:
-        config.hook.pytest_deselected(items=nowhere)
-        items[:] = [item for item in items if not item.get_closest_marker('applies_nowhere')]
     if os.environ.get('MORTAR_RDB_TEST_RESTARTS'):
         return
     skip = pytest.mark.skip(reason='restarts the database servers: set MORTAR_RDB_TEST_RESTARTS=1 (CI does)')
@@ -150,4 +146,3 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line('markers', 'restarts_servers: restarts PostgreSQL and MariaDB while it runs')
     config.addinivalue_line('markers', 'applies(predicate): the (implementation, backend) pairs a test is for')
-    config.addinivalue_line('markers', 'applies_nowhere: a guarantee test for none of the configured databases')
