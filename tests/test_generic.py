@@ -7,6 +7,8 @@ import pytest
 import transaction
 from sqlalchemy import create_engine, delete, text, update
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from mortar_rdb import get_session, register_session
@@ -241,8 +243,6 @@ def test_a_non_transactional_session_commits_its_own_values(db_url):
 
 
 def test_a_plain_session_works_without_registering_it(db_url):
-    from sqlalchemy.orm import Session
-
     engine = create_engine(db_url)
     sequences.create(engine)
     with Session(engine) as session:
@@ -303,8 +303,6 @@ def test_next_many_refuses_a_batch_past_the_largest_value(session):
 
 
 def test_drop_sequence_refuses_a_sequence_that_cannot_drop_its_storage(session):
-    from zope.interface import implementer
-
     @implementer(ISequence)
     class Plain:
         def __init__(self, name, session):

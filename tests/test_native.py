@@ -18,6 +18,7 @@ from sqlalchemy import BigInteger, Sequence, create_engine, event, inspect, text
 from sqlalchemy.dialects import mssql, mysql, oracle, postgresql
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateSequence, DropSequence
+from zope.sqlalchemy import datamanager
 
 from mortar_rdb import get_session, register_session
 from mortar_rdb.sequence import drop_sequence, get_sequence, native, register_sequence
@@ -131,8 +132,6 @@ def test_next_works_in_a_read_only_transaction(db_url):
     register_session(db_url)
     sequence = register('seq')
     transaction.commit()
-    from zope.sqlalchemy import datamanager
-
     session = get_session()
     session.connection()
     datamanager.join_transaction(session(), initial_state=datamanager.STATUS_READONLY)
