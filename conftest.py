@@ -21,15 +21,28 @@ from sqlalchemy.orm import scoped_session, sessionmaker
 from sybil import Sybil
 from sybil.parsers.rest import DocTestParser, PythonCodeBlockParser, SkipParser
 from sybil.sybil import SybilCollection
-from tests.databases import server_urls
 from zope.interface.registry import Components
 
-from mortar_rdb import drop_tables, registry
+from mortar_rdb import registry
 from mortar_rdb.interfaces import ISession
+from tests.databases import empty_database, server_urls
 
 
 def pytest_report_header(config: pytest.Config) -> str:
     return 'databases: ' + ', '.join(['sqlite', *server_urls()])
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line('markers', 'applies_nowhere: a test for none of the configured databases (deselected)')
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the tests that apply to none of the configured databases:
+    they are not skipped work, they are not this run's work."""
+    nowhere = [item for item in items if item.get_closest_marker('applies_nowhere')]
+    if nowhere:
+        config.hook.pytest_deselected(items=nowhere)
+        items[:] = [item for item in items if not item.get_closest_marker('applies_nowhere')]
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -42,19 +55,6 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             raise pytest.UsageError(f'{name} is configured ({url}) but unreachable: {error}') from error
         finally:
             engine.dispose()
-
-
-def empty_database(backend: str, directory: str) -> str:
-    """The URL of an empty database on ``backend``."""
-    if backend == 'sqlite':
-        return f'sqlite:///{directory}/test.db?timeout=30'
-    url = server_urls()[backend]
-    engine = create_engine(url)
-    try:
-        drop_tables(engine)
-    finally:
-        engine.dispose()
-    return url
 
 
 def close_registered_sessions(components: Components) -> None:

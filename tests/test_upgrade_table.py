@@ -8,8 +8,7 @@ from mortar_rdb.sequence import get_sequence, register_sequence
 from mortar_rdb.sequence.errors import InvalidSequenceName, SequenceTableMissing, SequenceTableNotUpgradable
 from mortar_rdb.sequence.generic import SequenceImplementation
 from mortar_rdb.sequence.schema import create_or_upgrade_table, create_table, outdated, upgrade_table
-
-from .helpers import make_mortar3_table
+from tests.helpers import make_mortar3_table
 
 
 @pytest.fixture
