@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapper
 
 from .scripts import Scripts
 
-__all__ = ['Config', 'Scripts', 'Source', 'scan']
+__all__ = ['Source', 'scan', 'Config', 'Scripts']
 
 
 class _Tables:
