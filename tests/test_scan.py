@@ -96,6 +96,12 @@ def test_a_model_module_can_scan_its_own_package_while_a_submodule_imports_from_
     assert config.tables == {'orders'}
 
 
+def test_it_does_not_run_a_packages_command_line(packages):  # noqa: F811
+    packages.write('shop/__init__.py', MODEL.format(name='Order', table='orders'))
+    packages.write('shop/__main__.py', 'raise SystemExit("the command line ran")\n')
+    assert table_names(scan('shop')) == {'orders'}
+
+
 def test_a_submodule_that_fails_to_import_is_not_hidden(packages):  # noqa: F811
     packages.write('shop/__init__.py')
     packages.write('shop/broken.py', 'import a_module_nobody_installed\n')

@@ -72,6 +72,8 @@ class Source(_Tables):
 def _submodules(package: ModuleType) -> Iterator[ModuleType]:
     """Every module below ``package``, importing each; skip those that cannot be imported yet."""
     for info in pkgutil.iter_modules(package.__path__, prefix=package.__name__ + '.'):
+        if info.name.endswith('.__main__'):
+            continue  # a package's command line: importing it may run it
         try:
             module = importlib.import_module(info.name)
         except (ImportError, AttributeError) as error:
@@ -111,9 +113,10 @@ def scan(package: str, tables: Iterable[Table | type] = ()) -> Source:
     :class:`~sqlalchemy.schema.Table` objects, are not picked up: pass
     such tables in ``tables``.
 
-    A submodule that cannot be imported yet, because it imports a name from a
-    module that is still being imported (typically the one calling
-    :func:`scan`), is skipped.
+    A package's ``__main__`` module is not imported, since that may run its
+    command line. A submodule that cannot be imported yet, because it
+    imports a name from a module that is still being imported (typically the
+    one calling :func:`scan`), is skipped.
     """
     root = importlib.import_module(package)
     modules = [root]
