@@ -66,7 +66,7 @@ def test_a_source_takes_a_declaratively_mapped_class():
 
 
 def test_a_source_refuses_what_is_not_a_table_naming_it():
-    with pytest.raises(TypeError, match=r"argument 2 is 'things'\. Pass the Table"):
+    with pytest.raises(TypeError, match=r"argument 2 of Source\(\) is 'things'\. Pass the Table"):
         Source(things, 'things')
 
 
@@ -74,7 +74,7 @@ def test_a_source_refuses_a_class_that_is_not_mapped():
     class Plain:
         pass
 
-    with pytest.raises(TypeError, match=r'argument 1 is <class .*Plain'):
+    with pytest.raises(TypeError, match=r'argument 1 of Source\(\) is <class .*Plain'):
         Source(Plain)
 
 

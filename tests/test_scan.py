@@ -68,6 +68,12 @@ def test_it_leaves_out_plain_tables_that_are_not_passed_in(packages):  # noqa: F
     assert table_names(scan('shop')) == set()
 
 
+def test_it_names_a_passed_in_table_that_is_not_one(packages):  # noqa: F811
+    packages.write('shop/__init__.py')
+    with pytest.raises(TypeError, match=r"tables\[1\] of scan\(\) is 'audit'"):
+        scan('shop', tables=[extra, 'audit'])
+
+
 def test_a_table_shared_by_inheriting_models_is_taken_once(packages):  # noqa: F811
     packages.write(
         'shop/__init__.py',

@@ -44,14 +44,15 @@ def _mapped_table(value: object) -> Table | None:
     return None
 
 
-def _table_of(value: object, position: int) -> Table:
+def _table_of(value: object, where: str) -> Table:
+    """``value``'s table; ``where`` says which argument it was, for the error."""
     if isinstance(value, Table):
         return value
     table = _mapped_table(value)
     if table is None:
         raise TypeError(
-            f'Source() takes Table objects or declaratively mapped classes, but argument {position} is '
-            f'{value!r}. Pass the Table (or the mapped class) instead.'
+            f'Expected Table objects or declaratively mapped classes, but {where} is {value!r}. '
+            'Pass the Table (or the mapped class) instead.'
         )
     return table
 
@@ -65,7 +66,7 @@ class Source(_Tables):
 
     def __init__(self, *tables: Table | type) -> None:
         self.metadata = MetaData()
-        resolved = [_table_of(table, position) for position, table in enumerate(tables, start=1)]
+        resolved = [_table_of(table, f'argument {position} of Source()') for position, table in enumerate(tables, 1)]
         self.tables = tuple(table.to_metadata(self.metadata) for table in resolved)
 
 
@@ -126,8 +127,8 @@ def scan(package: str, tables: Iterable[Table | type] = ()) -> Source:
     for module in modules:
         for table in _models_defined_in(module):
             found.setdefault(id(table), table)
-    for position, given in enumerate(tables, start=1):
-        resolved = _table_of(given, position)
+    for index, given in enumerate(tables):
+        resolved = _table_of(given, f'tables[{index}] of scan()')
         found.setdefault(id(resolved), resolved)
     return Source(*found.values())
 
