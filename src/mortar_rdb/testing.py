@@ -8,11 +8,12 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
 from .controlled import Config
+from .declarative import TestingBase
 from .registry import isolated
 from .sessions import drop_tables, get_session
 from .sessions import register_session as _register_session
 
-__all__ = ['isolated', 'register_session']
+__all__ = ['TestingBase', 'isolated', 'register_session']
 
 
 def _engine_for(url: str | URL | None, echo: bool) -> Engine:
