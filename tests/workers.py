@@ -78,6 +78,7 @@ class Worker:
             text=True,
         )
         self.lines: list[str] = []
+        self._read_so_far = 0
         self._new_line = threading.Condition()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -92,17 +93,18 @@ class Worker:
             self._new_line.notify_all()
 
     def wait_for(self, prefix: str, timeout: float = 120) -> list[str]:
-        """The words of the first line that starts with ``prefix``, once the worker prints it."""
+        """The words of the worker's next line, which must start with ``prefix``."""
         deadline = time.monotonic() + timeout
         with self._new_line:
-            while True:
-                for line in self.lines:
-                    if line.startswith(prefix):
-                        return line.split()
+            while len(self.lines) <= self._read_so_far:
                 ended = not self._reader.is_alive()
                 assert not ended, f'the worker ended without saying {prefix!r}: {self.lines[-5:]}'
                 assert time.monotonic() < deadline, f'the worker has not said {prefix!r}: {self.lines[-5:]}'
                 self._new_line.wait(0.1)
+            line = self.lines[self._read_so_far]
+            self._read_so_far += 1
+        assert line.startswith(prefix), f'the worker said {line!r}, not {prefix!r}; exit code {self.process.poll()}'
+        return line.split()
 
     def values(self, prefix: str = 'took') -> list[int]:
         """The values of the lines starting with ``prefix`` so far, in order."""
