@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import transaction
 from sqlalchemy import create_engine, text
+from sqlalchemy.orm import scoped_session, sessionmaker
 from sybil import Sybil
 from sybil.parsers.rest import DocTestParser, PythonCodeBlockParser, SkipParser
 from sybil.sybil import SybilCollection
@@ -57,14 +58,17 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def close_registered_sessions(components: Components) -> None:
-    """Abort the transaction and close every engine registered in ``components``."""
+    """Abort the transaction, close every session registered in ``components``
+    and dispose of its engine."""
     transaction.abort()
     for registration in components.registeredUtilities():
         if registration.provided is ISession:
-            session = registration.component
-            remove = getattr(session, 'remove', None) or session.close
-            remove()
-            session.bind.dispose()
+            factory = registration.component
+            if isinstance(factory, scoped_session):
+                factory.remove()
+                factory = factory.session_factory
+            if isinstance(factory, sessionmaker):
+                factory.kw['bind'].dispose()
 
 
 @pytest.fixture(params=['sqlite', *server_urls()])
@@ -75,7 +79,12 @@ def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 @pytest.fixture(autouse=True)
 def isolated_registry() -> Iterator[None]:
-    """Registrations made by a test are forgotten, and its engines closed."""
+    """Registrations made by a test are forgotten, and its engines closed.
+
+    The test runs with a fresh zope.component site manager. A test module
+    that checks some other isolation (TestComponents, zope.component's
+    testing clean-up) overrides this fixture with one that does nothing.
+    """
     with registry.isolated() as components:
         try:
             yield

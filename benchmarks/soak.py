@@ -84,7 +84,7 @@ def work(url: str, implementation: str, twophase: bool, worker: int, seconds: fl
                     session.execute(insert(soak_values).values(value=value, worker=worker))
                     # Core DML: without this zope.sqlalchemy rolls the insert back
                     # unless a generic sequence happened to mark the session changed.
-                    mark_changed(session())
+                    mark_changed(session)
                     if roll_back:
                         raise RollBack()
         except RollBack:

@@ -79,7 +79,7 @@ def with_next() -> tuple[Transaction, Callable[[], None]]:
         with transaction.manager:
             sequence.next(get_session())
 
-    return one, get_session().remove
+    return one, get_session().close
 
 
 def with_text() -> tuple[Transaction, Callable[[], None]]:
@@ -92,9 +92,9 @@ def with_text() -> tuple[Transaction, Callable[[], None]]:
                 session.execute(RETURNING, parameters).scalar_one()
             else:
                 assert session.execute(LAST_INSERT_ID, parameters).lastrowid
-            mark_changed(session())
+            mark_changed(session)
 
-    return one, get_session().remove
+    return one, get_session().close
 
 
 def empty() -> tuple[Transaction, Callable[[], None]]:
@@ -102,7 +102,7 @@ def empty() -> tuple[Transaction, Callable[[], None]]:
         with transaction.manager:
             get_session().connection()
 
-    return one, get_session().remove
+    return one, get_session().close
 
 
 def raw_driver(engine: Engine, sql: str, parameters: Any) -> Callable[[], tuple[Transaction, Callable[[], None]]]:
@@ -173,7 +173,7 @@ def measure(url: str, threads: int, per_thread: int, runs: int, twophase: bool) 
                     figures[variant].append(per_second(makers[variant], threads, per_thread))
                     print('.', end='', flush=True, file=sys.stderr)
             print(file=sys.stderr)
-            get_session().remove()
+            get_session().close()
         return figures
     finally:
         engine.dispose()

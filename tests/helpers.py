@@ -44,7 +44,7 @@ def stored_values(url: str) -> dict[str, int]:
 def write(session, statement):
     """Run a Core write through a transactional session, as a user would."""
     session.execute(statement)
-    mark_changed(session())
+    mark_changed(session)
 
 
 def run_in_threads(target, count):

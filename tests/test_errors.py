@@ -53,3 +53,24 @@ def test_overflow_of_a_32_bit_column_names_the_upgrade():
 
 def test_overflow_of_a_64_bit_column_says_to_start_a_new_sequence():
     assert 'start a new sequence' in str(SequenceOverflow('seq', 2**63 - 1))
+
+
+def test_an_unknown_sequence_raises_zopes_component_lookup_error_itself():
+    from zope.interface.interfaces import ComponentLookupError
+
+    from mortar_rdb.sequence import get_sequence
+
+    with pytest.raises(ComponentLookupError) as raised:
+        get_sequence('unknown')
+    assert type(raised.value) is ComponentLookupError
+    assert str(raised.value) == (
+        "No sequence is registered with the name 'unknown': "
+        "call register_sequence('unknown', session) during configuration."
+    )
+
+
+def test_code_that_catches_sequence_not_registered_still_catches_an_unknown_sequence():
+    from mortar_rdb.sequence import get_sequence
+
+    with pytest.raises(SequenceNotRegistered):
+        get_sequence('unknown')

@@ -6,10 +6,11 @@ the generic sequence does.
 import pytest
 import transaction
 from sqlalchemy import create_engine, delete, text, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
+from zope.sqlalchemy import mark_changed
 
 from mortar_rdb import get_session, register_session
 from mortar_rdb.interfaces import ISequence
@@ -271,6 +272,46 @@ def test_a_value_taken_after_a_failed_statement_needs_a_rollback_first(session):
         session.execute(text('SELECT * FROM no_such_table'))
     transaction.abort()
     assert seq.next(session) == 1
+
+
+def test_a_row_inserted_with_only_a_name_starts_at_one(session):
+    with transaction.manager:
+        session.execute(sequences.insert().values(name='seq'))
+        mark_changed(session)
+    assert registered('seq', session).next(session) == 1
+
+
+def test_a_row_inserted_by_hand_in_sql_with_only_a_name_starts_at_one(session):
+    with transaction.manager:
+        session.execute(text("INSERT INTO sequences (name) VALUES ('seq')"))
+        mark_changed(session)
+    assert registered('seq', session).next(session) == 1
+
+
+def what_the_driver_raises_for_a_missing_table(url):
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection, pytest.raises(DBAPIError) as raised:
+            connection.execute(text('SELECT * FROM no_such_table'))
+    finally:
+        engine.dispose()
+    return type(raised.value)
+
+
+@pytest.mark.parametrize('impl', ['generic', 'pooled'])
+def test_code_written_for_3_0_still_catches_a_missing_table(db_url, impl):
+    from mortar_rdb.sequence import pooled
+
+    register_session(db_url)
+    implementation = {'generic': SequenceImplementation, 'pooled': pooled.SequenceImplementation}[impl]
+    try:
+        with transaction.manager:
+            register_sequence('seq', get_session(), impl=implementation)
+    except (ProgrammingError, OperationalError) as error:
+        caught = error
+    assert isinstance(caught, SequenceTableMissing)
+    assert isinstance(caught, what_the_driver_raises_for_a_missing_table(db_url))
+    assert str(caught).startswith('The sequences table does not exist in ')
 
 
 # IManagedSequence, where the generic sequence differs from the others ----------

@@ -133,8 +133,9 @@ def test_next_works_in_a_read_only_transaction(db_url):
     sequence = register('seq')
     transaction.commit()
     session = get_session()
+    # Joined read-only before the session begins, which would join it as changed.
+    datamanager.join_transaction(session, initial_state=datamanager.STATUS_READONLY)
     session.connection()
-    datamanager.join_transaction(session(), initial_state=datamanager.STATUS_READONLY)
     assert sequence.next(session) == 1
 
 
@@ -199,7 +200,7 @@ def test_registering_inside_two_phase_transaction_works(db_url):
     session = get_session()
     session.connection()
     if session.bind.dialect.name in ('mysql', 'mariadb'):
-        assert session().twophase
+        assert session.twophase
     sequence = register('seq')
     assert sequence.next(session) == 1
     transaction.commit()

@@ -208,7 +208,7 @@ class Taker:
                     self.sequence = self.implementation.create(self.name, session)
                 value = self.sequence.next(session)
                 session.execute(insert(taken).values(name=self.name, value=value))
-                mark_changed(session())
+                mark_changed(session)
                 if roll_back:
                     raise RollBack(value)
         return value
@@ -278,7 +278,7 @@ def racer(url: str, implementation_id: str, name: str, count: str, rollback_shar
             print('gave', rolled_back.args[0], flush=True)
         else:
             print('took', value, flush=True)
-    get_session().remove()
+    get_session().close()
     get_session().bind.dispose()
 
 

@@ -79,11 +79,11 @@ def test_threads_sharing_one_sequence_object_never_commit_a_value_twice(setup):
                 with transaction.manager:
                     session = get_session()
                     session.execute(taken.insert().values(name='shared', value=sequence.next(session)))
-                    mark_changed(session())
+                    mark_changed(session)
         except BaseException as error:  # pragma: no cover - reported below
             errors.append(error)
         finally:
-            get_session().remove()
+            get_session().close()
 
     run_in_threads(work, threads)
     assert errors == []

@@ -247,7 +247,7 @@ def test_concurrent_transactions_neither_duplicate_nor_lose_values(setup, level)
                 time.sleep(chance.random() / 100)
                 value = sequence.next(session)
                 session.execute(insert(taken).values(name='seq', value=value))
-                mark_changed(session())
+                mark_changed(session)
                 if roll_back:
                     raise Rollback()
                 return value

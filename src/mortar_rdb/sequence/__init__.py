@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session, scoped_session
 
 from ..interfaces import IManagedSequence, ISequence
 from ..registry import components
-from .errors import SequenceNotRegistered
+from .errors import not_registered
 from .generic import SequenceImplementation
 from .table import metadata
 
@@ -39,10 +39,10 @@ def register_sequence(
 
 
 def get_sequence(name: str) -> ISequence:
-    """The sequence registered as ``name``; raises SequenceNotRegistered."""
+    """The sequence registered as ``name``; raises zope's ``ComponentLookupError`` if there is none."""
     sequence = components().queryUtility(ISequence, name)
     if sequence is None:
-        raise SequenceNotRegistered(name)
+        raise not_registered(name)
     return sequence
 
 

@@ -12,17 +12,19 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, Engine, exc
+from sqlalchemy import Connection, Engine, Sequence, exc
 from sqlalchemy.orm import Session, scoped_session
 
+from ..identifiers import identifier
 from ..transactions import mark_written
 from .dialects import NativeSQL, SequenceSQL, native_sql_for, sql_for
 from .errors import SequenceConflict, SequenceConnectionLost, SequenceRetryable, SequenceTableMissing
-from .table import TableShape, read_shape
+from .table import TableShape, read_shape, sequences
 
 T = TypeVar('T')
 
 _CACHE_KEY = 'mortar_rdb.sequence.access'
+_NATIVE_CACHE_KEY = 'mortar_rdb.sequence.access.native'
 
 
 class Backend:
@@ -139,6 +141,8 @@ class Runner:
         """
         try:
             return operation(*arguments)
+        except SequenceTableMissing:
+            raise  # ours already, though it is a DBAPIError too
         except exc.DBAPIError as error:
             raise (translate or self._translate)(error) from error
         except self.connection.dialect.loaded_dbapi.Error as error:
@@ -181,7 +185,7 @@ def translate(error: exc.StatementError, backend: Backend) -> Exception:
         return transient
     backend.forget_shape()
     if backend.sql.is_missing_table(orig):
-        return SequenceTableMissing(backend.where)
+        return SequenceTableMissing(backend.where, orig)
     return error
 
 
@@ -197,13 +201,24 @@ def retryable(error: exc.StatementError, backend: Backend) -> SequenceRetryable 
     return None
 
 
+#: How sequence code asks a session for the connection of the ``sequences``
+#: table: a session with several binds (``binds=``, by table or by mapper, or
+#: its own ``get_bind()``) then picks the database that holds the table.
+TABLE_BIND: dict[str, Any] = {'clause': sequences}
+
+
+def native_bind(name: str) -> dict[str, Any]:
+    """How to ask a session for the connection of native sequence ``name``."""
+    return {'clause': Sequence(identifier(name)).next_value()}
+
+
 class Access(Runner):
     """One session transaction's connection, ready for sequence SQL."""
 
     __slots__ = ('session', 'transaction', 'written')
 
-    def __init__(self, session: Session) -> None:
-        super().__init__(session.connection())
+    def __init__(self, session: Session, bind_arguments: dict[str, Any] = TABLE_BIND) -> None:
+        super().__init__(session.connection(bind_arguments=bind_arguments))
         self.session = session
         self.transaction = session.get_transaction()
         self.written = False
@@ -216,18 +231,41 @@ class Access(Runner):
 
 
 def access(session: Session | scoped_session[Session]) -> Access:
-    """The cached :class:`Access` for ``session``'s current transaction."""
+    """The cached :class:`Access` to the ``sequences`` table for ``session``'s current transaction."""
     if isinstance(session, scoped_session):
         session = session()
     cached: Access | None = session.info.get(_CACHE_KEY)
     if cached is not None and cached.transaction is session.get_transaction() and cached.transaction.is_active:  # type: ignore[union-attr]
         return cached
+    fresh = session.info[_CACHE_KEY] = _begin(session, TABLE_BIND)
+    return fresh
+
+
+def native_access(session: Session | scoped_session[Session], name: str) -> Access:
+    """The cached :class:`Access` to native sequence ``name`` for ``session``'s current transaction.
+
+    The session's bind for the sequence (its ``get_bind()`` given a clause of
+    it) chooses the database, once per name and transaction.
+    """
+    if isinstance(session, scoped_session):
+        session = session()
+    transaction = session.get_transaction()
+    cached: tuple[Any, dict[str, Access]] | None = session.info.get(_NATIVE_CACHE_KEY)
+    current = cached is not None and transaction is not None and cached[0] is transaction and transaction.is_active
+    by_name: dict[str, Access] = cached[1] if current else {}  # type: ignore[index]
+    db = by_name.get(name)
+    if db is None:
+        db = by_name[name] = _begin(session, native_bind(name))
+        session.info[_NATIVE_CACHE_KEY] = (session.get_transaction(), by_name)
+    return db
+
+
+def _begin(session: Session, bind_arguments: dict[str, Any]) -> Access:
     try:
-        fresh = session.info[_CACHE_KEY] = Access(session)
+        return Access(session, bind_arguments)
     except exc.DBAPIError as error:
         # Beginning the transaction failed: on MariaDB, XA START on a
         # connection that the server closed while it sat in the pool.
-        bind = session.get_bind()
+        bind = session.get_bind(**bind_arguments)
         raise translate(error, backend_for(bind if isinstance(bind, Engine) else bind.engine)) from error
-    return fresh
 

@@ -1,6 +1,7 @@
 """What goes wrong with sequences, each error saying what to do about it."""
 from __future__ import annotations
 
+from sqlalchemy import exc
 from transaction.interfaces import TransientError
 from zope.interface.interfaces import ComponentLookupError
 
@@ -18,33 +19,58 @@ class SequenceError(Exception):
         return super().__reduce__()
 
 
-class SequenceNotRegistered(SequenceError, ComponentLookupError):
-    """:func:`~mortar_rdb.sequence.get_sequence` was asked for an unknown name."""
+#: What :func:`~mortar_rdb.sequence.get_sequence` raises for an unknown
+#: name: zope's own ``ComponentLookupError``, as in mortar_rdb 3.0, so that
+#: tests checking its exact type keep passing. The name stays for code that
+#: catches it.
+SequenceNotRegistered = ComponentLookupError
 
-    def __init__(self, name: str) -> None:
-        super().__init__(
-            f'No sequence is registered with the name {name!r}: '
-            f'call register_sequence({name!r}, session) during configuration.'
-        )
-        self.name = name
-        self._made_from = (name,)
+
+def not_registered(name: str) -> ComponentLookupError:
+    """The error for a sequence name nobody registered, saying how to register it."""
+    return ComponentLookupError(
+        f'No sequence is registered with the name {name!r}: '
+        f'call register_sequence({name!r}, session) during configuration.'
+    )
 
 
 class InvalidSequenceName(SequenceError, ValueError, TypeError):
     """A sequence name is not a string the database can store verbatim."""
 
 
-class SequenceTableMissing(SequenceError):
-    """The ``sequences`` table does not exist in the database."""
+class SequenceTableMissing(SequenceError, exc.ProgrammingError, exc.OperationalError):
+    """The ``sequences`` table does not exist in the database.
 
-    def __init__(self, where: str) -> None:
-        super().__init__(
-            f'The sequences table does not exist in {where}: create it with '
+    It is also the SQLAlchemy error that the database's driver raises for a
+    missing table (``ProgrammingError`` on PostgreSQL and MariaDB,
+    ``OperationalError`` on SQLite), so code written for mortar_rdb 3.0 that
+    catches either around ``register_sequence`` still catches it. The
+    driver's error, when there was one, is :attr:`orig`.
+    """
+
+    def __init__(self, where: str, orig: BaseException | None = None) -> None:
+        Exception.__init__(self, where)
+        self.where = where
+        # What SQLAlchemy's handlers of a ProgrammingError may look at.
+        self.orig = orig  # type: ignore[assignment]
+        self.statement = None
+        self.params = None
+        self.ismulti = None
+        self.hide_parameters = False
+        self.connection_invalidated = False
+        self.detail = []
+        self._made_from = (where,)
+
+    def __str__(self) -> str:
+        return (
+            f'The sequences table does not exist in {self.where}: create it with '
             'mortar_rdb.sequence.generic.sequences.create(engine), '
             'mortar_rdb.sequence.generic.source in your Config, '
             'or "python -m mortar_rdb.sequence create-table --url URL".'
         )
-        self._made_from = (where,)
+
+    def __reduce__(self) -> str | tuple[object, ...]:
+        return (type(self), (self.where,))
 
 
 class SequenceMissing(SequenceError, LookupError):

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, scoped_session
 from zope.interface import implementer, provider
 
 from ..interfaces import IManagedSequence, IManagedSequenceFactory
-from .access import Access, access, retryable
+from .access import Access, native_access, retryable
 from .dialects import NativeSQL
 from .errors import (
     InvalidSequenceValue,
@@ -75,7 +75,7 @@ class SequenceImplementation:
     def __init__(self, name: str, session: AnySession, start: int = 1) -> None:
         self.name = check_name(name)
         self.start = check_value(start, INT64_MAX - 1, 'The start value of a 64-bit native sequence', floor=-(2**63))
-        db = access(session)
+        db = native_access(session, name)
         native = _supported(db)
         native.check_name(name)
         if not native.exists(db.connection, name):
@@ -103,7 +103,7 @@ class SequenceImplementation:
         ``name`` is left alone (and False returned).
         """
         check_name(name)
-        db = access(session)
+        db = native_access(session, name)
         native = _supported(db)
         native.check_name(name)
         engine = db.connection.engine
@@ -122,7 +122,7 @@ class SequenceImplementation:
 
     def next(self, session: AnySession) -> int:
         """The next value: unique and increasing, used up even on rollback."""
-        db = access(session)
+        db = native_access(session, self.name)
         return db.run(
             db.backend.native.next_value, db.cursor, self.name, translate=lambda error: self._explain(db, error)
         )
@@ -137,7 +137,7 @@ class SequenceImplementation:
         check_count(count)
         if count > INT64_MAX:
             raise InvalidSequenceValue(f'The number of values must be at most {INT64_MAX}, not {count}.')
-        db = access(session)
+        db = native_access(session, self.name)
         values = db.run(
             _supported(db).next_values,
             db.cursor,
@@ -153,7 +153,7 @@ class SequenceImplementation:
         Read from the sequence itself, so it counts values taken by every
         connection; a snapshot, taking nothing.
         """
-        db = access(session)
+        db = native_access(session, self.name)
         value = db.run(
             _supported(db).current, db.cursor, self.name, translate=lambda error: self._explain(db, error)
         )
@@ -167,7 +167,7 @@ class SequenceImplementation:
         split by another connection taking values.
         """
         check_value(value, INT64_MAX, 'The restart value')
-        db = access(session)
+        db = native_access(session, self.name)
         native = _supported(db)
         try:
             current = native.restart(db.connection.engine, self.name, value, force, LOCK_WAIT_SECONDS)
@@ -203,7 +203,7 @@ def names(session: AnySession) -> list[str]:
     Every sequence of the default schema, whoever created it. Raises
     NoNativeSequences on a database without sequences.
     """
-    db = access(session)
+    db = Access(session() if isinstance(session, scoped_session) else session, {})
     _supported(db)
     return sorted(inspect(db.connection).get_sequence_names())
 

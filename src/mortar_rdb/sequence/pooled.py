@@ -38,7 +38,7 @@ from zope.interface import implementer, provider
 from ..interfaces import IManagedSequence, IManagedSequenceFactory
 from ..sessions import AnySession
 from . import generic
-from .access import Runner, backend_for
+from .access import TABLE_BIND, Runner, backend_for
 from .errors import (
     BlockReservationBlocked,
     InvalidSequenceValue,
@@ -248,7 +248,8 @@ _counter: Callable[[int], Iterator[int]] = itertools.count if _gil_enabled() els
 
 
 def _engine_of(session: AnySession) -> Engine:
-    bind = session.get_bind()
+    """The engine of the session's bind for the ``sequences`` table."""
+    bind = session.get_bind(**TABLE_BIND)
     return bind.engine if isinstance(bind, Connection) else bind
 
 
@@ -268,7 +269,7 @@ def _refuse_if_locked_out(name: str, engine: Engine, session: AnySession, method
         session = session()
     if not session.in_transaction():
         return
-    connection = session.connection()
+    connection = session.connection(bind_arguments=TABLE_BIND)
     mine, theirs = engine.url, connection.engine.url
     if (mine.get_backend_name(), mine.database) != (theirs.get_backend_name(), theirs.database):
         return

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, Column, Connection, MetaData, String, Table, inspect
+from sqlalchemy import BigInteger, Column, Connection, MetaData, String, Table, inspect, text
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -51,7 +51,9 @@ sequences = Table(
     'sequences',
     metadata,
     Column('name', SequenceName(), primary_key=True),
-    Column('current', BigInteger, nullable=False),
+    # 0, as in mortar_rdb 3.0, so that a row inserted by hand with only a
+    # name starts the sequence at 1.
+    Column('current', BigInteger, nullable=False, default=0, server_default=text('0')),
 )
 
 #: A :class:`mortar_rdb.controlled.Source` for the ``sequences`` table.
