@@ -1,7 +1,7 @@
 """Processes that use a sequence, for the tests that need more than one process.
 
-Every test starts them the one way, :func:`start` (or :func:`start_together`),
-which runs this module as a script in a fresh interpreter::
+Every test starts them the one way, :func:`start` (or :func:`race`, which
+starts racers together), running this module in a fresh interpreter::
 
     python -m tests.workers URL IMPLEMENTATION COMMAND NAME [ARGUMENTS]
 
@@ -23,8 +23,8 @@ IMPLEMENTATION is an ``id`` from tests/implementations.py. The commands:
     committing.
 ``race NAME COUNT ROLLBACK_SHARE SEED``
     print "ready" and wait for a line on stdin (so that all the racers start
-    together); register NAME, then commit COUNT transactions, each taking a value
-    and writing it to ``taken``, a ROLLBACK_SHARE of them rolled back on
+    together); register NAME, then run COUNT transactions, each taking a
+    value and writing it to ``taken``, a ROLLBACK_SHARE of them rolled back on
     purpose: print "took VALUE" after a commit, "gave VALUE" after a rollback.
 
 Each committed value is a row in ``taken``, whose primary key (name, value)
