@@ -1,7 +1,7 @@
 """Processes that use a sequence, for the tests that need more than one process.
 
-Every test starts them the one way, :func:`start` (or :func:`start_together`),
-which runs this module as a script in a fresh interpreter::
+Every test starts them the one way, :func:`start` (or :func:`race`, which
+starts racers together), running this module in a fresh interpreter::
 
     python -m tests.workers URL IMPLEMENTATION COMMAND NAME [ARGUMENTS]
 
@@ -23,8 +23,8 @@ IMPLEMENTATION is an ``id`` from tests/implementations.py. The commands:
     committing.
 ``race NAME COUNT ROLLBACK_SHARE SEED``
     print "ready" and wait for a line on stdin (so that all the racers start
-    together); register NAME, then commit COUNT transactions, each taking a value
-    and writing it to ``taken``, a ROLLBACK_SHARE of them rolled back on
+    together); register NAME, then run COUNT transactions, each taking a
+    value and writing it to ``taken``, a ROLLBACK_SHARE of them rolled back on
     purpose: print "took VALUE" after a commit, "gave VALUE" after a rollback.
 
 Each committed value is a row in ``taken``, whose primary key (name, value)
@@ -78,6 +78,7 @@ class Worker:
             text=True,
         )
         self.lines: list[str] = []
+        self._read_so_far = 0
         self._new_line = threading.Condition()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -92,17 +93,18 @@ class Worker:
             self._new_line.notify_all()
 
     def wait_for(self, prefix: str, timeout: float = 120) -> list[str]:
-        """The words of the first line that starts with ``prefix``, once the worker prints it."""
+        """The words of the worker's next line, which must start with ``prefix``."""
         deadline = time.monotonic() + timeout
         with self._new_line:
-            while True:
-                for line in self.lines:
-                    if line.startswith(prefix):
-                        return line.split()
+            while len(self.lines) <= self._read_so_far:
                 ended = not self._reader.is_alive()
                 assert not ended, f'the worker ended without saying {prefix!r}: {self.lines[-5:]}'
                 assert time.monotonic() < deadline, f'the worker has not said {prefix!r}: {self.lines[-5:]}'
                 self._new_line.wait(0.1)
+            line = self.lines[self._read_so_far]
+            self._read_so_far += 1
+        assert line.startswith(prefix), f'the worker said {line!r}, not {prefix!r}; exit code {self.process.poll()}'
+        return line.split()
 
     def values(self, prefix: str = 'took') -> list[int]:
         """The values of the lines starting with ``prefix`` so far, in order."""
