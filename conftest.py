@@ -17,18 +17,32 @@ from typing import Any
 import pytest
 import transaction
 from sqlalchemy import create_engine, text
+from sqlalchemy.orm import scoped_session, sessionmaker
 from sybil import Sybil
 from sybil.parsers.rest import DocTestParser, PythonCodeBlockParser, SkipParser
 from sybil.sybil import SybilCollection
-from tests.databases import server_urls
 from zope.interface.registry import Components
 
-from mortar_rdb import drop_tables, registry
+from mortar_rdb import registry
 from mortar_rdb.interfaces import ISession
+from tests.databases import empty_database, server_urls
 
 
 def pytest_report_header(config: pytest.Config) -> str:
     return 'databases: ' + ', '.join(['sqlite', *server_urls()])
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line('markers', 'applies_nowhere: a test for none of the configured databases (deselected)')
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the tests that apply to none of the configured databases:
+    they are not skipped work, they are not this run's work."""
+    nowhere = [item for item in items if item.get_closest_marker('applies_nowhere')]
+    if nowhere:
+        config.hook.pytest_deselected(items=nowhere)
+        items[:] = [item for item in items if not item.get_closest_marker('applies_nowhere')]
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -43,28 +57,18 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             engine.dispose()
 
 
-def empty_database(backend: str, directory: str) -> str:
-    """The URL of an empty database on ``backend``."""
-    if backend == 'sqlite':
-        return f'sqlite:///{directory}/test.db?timeout=30'
-    url = server_urls()[backend]
-    engine = create_engine(url)
-    try:
-        drop_tables(engine)
-    finally:
-        engine.dispose()
-    return url
-
-
 def close_registered_sessions(components: Components) -> None:
-    """Abort the transaction and close every engine registered in ``components``."""
+    """Abort the transaction, close every session registered in ``components``
+    and dispose of its engine."""
     transaction.abort()
     for registration in components.registeredUtilities():
         if registration.provided is ISession:
-            session = registration.component
-            remove = getattr(session, 'remove', None) or session.close
-            remove()
-            session.bind.dispose()
+            factory = registration.component
+            if isinstance(factory, scoped_session):
+                factory.remove()
+                factory = factory.session_factory
+            if isinstance(factory, sessionmaker):
+                factory.kw['bind'].dispose()
 
 
 @pytest.fixture(params=['sqlite', *server_urls()])
@@ -75,7 +79,12 @@ def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 @pytest.fixture(autouse=True)
 def isolated_registry() -> Iterator[None]:
-    """Registrations made by a test are forgotten, and its engines closed."""
+    """Registrations made by a test are forgotten, and its engines closed.
+
+    The test runs with a fresh zope.component site manager. A test module
+    that checks some other isolation (TestComponents, zope.component's
+    testing clean-up) overrides this fixture with one that does nothing.
+    """
     with registry.isolated() as components:
         try:
             yield

@@ -1,22 +1,27 @@
 """What the suite measures: every sequence implementation, and the raw driver.
 
-To measure another implementation, add one :class:`Implementation` to
-:data:`IMPLEMENTATIONS`; every workload then runs it on every database where
-``applies`` says it works.
+The implementations are the one list in tests/implementations.py, which the
+tests and the soak use too: an implementation added there is measured by
+every workload on every database where it runs. Pooled sequences are measured
+at several block sizes (:data:`BLOCK_SIZES`).
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import Column, Engine, Integer, MetaData, Table, delete, insert, select
+from sqlalchemy import Column, Engine, Integer, MetaData, Table, create_engine, delete, event, insert, select
 from sqlalchemy.orm import Session
 
-from mortar_rdb.sequence import generic, native, pooled
-from mortar_rdb.sequence._dialects import table_sql_for
-from mortar_rdb.sequence.generic import sequences
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from mortar_rdb.sequence import generic  # noqa: E402
+from mortar_rdb.sequence.generic import sequences  # noqa: E402
+from tests import implementations as shared  # noqa: E402
 
 #: The W3 table: a duplicate value would break its primary key.
 metadata = MetaData()
@@ -39,24 +44,35 @@ class Implementation:
     applies: Callable[[Engine], bool] = field(default=lambda engine: True)
 
 
-IMPLEMENTATIONS: list[Implementation] = [
-    Implementation(RAW, gapless=True, make=None),
-    Implementation('generic', gapless=True, make=generic.SequenceImplementation),
-    Implementation('pooled/1', gapless=False, make=partial(pooled.SequenceImplementation, block_size=1)),
-    Implementation(
-        'pooled/100', gapless=False, make=partial(pooled.SequenceImplementation, block_size=100), w1_calls=100_000
-    ),
-    Implementation(
-        'pooled/1000', gapless=False, make=partial(pooled.SequenceImplementation, block_size=1000), w1_calls=1_000_000
-    ),
-    Implementation(
-        'native',
-        gapless=False,
-        make=native.SequenceImplementation,
-        # Known once the engine has connected (MariaDB has sequences from 10.3).
-        applies=lambda engine: bool(engine.dialect.supports_sequences),
-    ),
-]
+#: Pooled sequences are measured at each block size, with the ``next()``
+#: calls W1 needs to time them (fast ones need many).
+BLOCK_SIZES = {'pooled': {1: 2000, 100: 100_000, 1000: 1_000_000}}
+
+
+def _measured(implementation: shared.Implementation, w1_calls: int = 2000) -> Implementation:
+    return Implementation(
+        implementation.id,
+        gapless=implementation.gapless,
+        make=implementation.create,
+        w1_calls=w1_calls,
+        applies=implementation.runs_on,
+    )
+
+
+def _every_implementation() -> list[Implementation]:
+    measured = [Implementation(RAW, gapless=True, make=None)]
+    for implementation in shared.IMPLEMENTATIONS:
+        sizes = BLOCK_SIZES.get(implementation.id)
+        if sizes is None:
+            measured.append(_measured(implementation))
+            continue
+        for size, w1_calls in sizes.items():
+            variant = implementation.with_options(f'{implementation.id}/{size}', block_size=size)
+            measured.append(_measured(variant, w1_calls))
+    return measured
+
+
+IMPLEMENTATIONS: list[Implementation] = _every_implementation()
 
 BY_LABEL = {implementation.label: implementation for implementation in IMPLEMENTATIONS}
 
@@ -146,12 +162,43 @@ def _compiled(statement: Any, engine: Engine, values: dict[str, Any]) -> tuple[s
     return compiled.string, parameters
 
 
+def increment_sql(url: str, name: str) -> tuple[str, Any]:
+    """The SQL string and driver parameters the generic ``next()`` sends for
+    ``name``, as the driver receives them.
+
+    Caught with SQLAlchemy's ``before_cursor_execute`` event on an engine of
+    its own (the library runs its statements through SQLAlchemy on an engine
+    with events), from a second ``next()`` in one transaction, rolled back.
+    """
+    engine = create_engine(url)
+    sent: list[tuple[str, Any]] = []
+    listening = False
+
+    @event.listens_for(engine, 'before_cursor_execute')
+    def catch(connection: Any, cursor: Any, statement: str, parameters: Any, *arguments: Any) -> None:
+        if listening:
+            sent.append((statement, parameters))
+
+    try:
+        with Session(engine) as session, session.begin():
+            sequence = generic.SequenceImplementation(name, session)
+            sequence.next(session)
+            listening = True
+            sequence.next(session)
+            session.rollback()
+    finally:
+        engine.dispose()
+    if len(sent) != 1:
+        raise RuntimeError(f'next() sent {len(sent)} statements, not one: {[sql for sql, _ in sent]}')
+    return sent[0]
+
+
 class RawWorker:
     """A plain driver connection running the library's own increment statement.
 
-    The SQL is the string the library compiled for this dialect
-    (``UPDATE .. RETURNING``, or ``LAST_INSERT_ID`` on MySQL and MariaDB),
-    with its parameters prepared once: what a hand-written loop would do.
+    The SQL is the string the library sends for this dialect (``UPDATE ..
+    RETURNING``, or ``LAST_INSERT_ID`` on MySQL and MariaDB), with its
+    parameters prepared once: what a hand-written loop would do.
     """
 
     def __init__(self, engine: Engine, name: str) -> None:
@@ -159,9 +206,7 @@ class RawWorker:
         arguments, keywords = dialect.create_connect_args(engine.url)
         self.connection = dialect.loaded_dbapi.connect(*arguments, **keywords)
         self.cursor = self.connection.cursor()
-        statement = table_sql_for(dialect).increment_statement
-        self.sql = statement.sql
-        self.parameters = statement.parameters(name, 1, 2**62)
+        self.sql, self.parameters = increment_sql(engine.url.render_as_string(hide_password=False), name)
         self.returns = 'RETURNING' in self.sql.upper()
         self.insert_sql, _ = _compiled(insert(taken).values(value=0), engine, {'value': 0})
         self.positional = dialect.positional

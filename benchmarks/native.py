@@ -27,10 +27,9 @@ from collections.abc import Callable
 
 from sqlalchemy import Engine, Sequence, create_engine
 from sqlalchemy.orm import Session
-from sqlalchemy.schema import CreateSequence, DropSequence
+from sqlalchemy.schema import DropSequence
 
 from mortar_rdb.sequence import generic, native
-from mortar_rdb.sequence._dialects import native_sql_for
 
 RAW_NEXTVAL = {
     'postgresql': "SELECT nextval('bench_raw')",
@@ -43,12 +42,12 @@ def reset(engine: Engine) -> None:
     with engine.begin() as connection:
         for name in ('bench_native', 'bench_raw'):
             connection.execute(DropSequence(Sequence(name), if_exists=True))
-        # Made exactly as native registration makes its own sequences (on
-        # MariaDB without a cache), so both sides run the same SQL on the
-        # same kind of sequence.
-        connection.execute(CreateSequence(native_sql_for(connection.dialect).sequence('bench_raw', 1)))
         generic.sequences.drop(connection, checkfirst=True)
         generic.sequences.create(connection)
+    # Made by native registration itself (on MariaDB without a cache), so
+    # both sides run the same SQL on the same kind of sequence.
+    with Session(engine) as session:
+        native.SequenceImplementation('bench_raw', session)
 
 
 def per_call(engine: Engine, batches: int, batch: int) -> tuple[list[float], list[float]]:

@@ -28,8 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import environment  # noqa: E402
 import workloads  # noqa: E402
-from implementations import IMPLEMENTATIONS, RAW, Implementation  # noqa: E402
 from sqlalchemy import Engine, create_engine  # noqa: E402
+
+from implementations import IMPLEMENTATIONS, RAW, Implementation  # noqa: E402
 
 SERVERS = {'postgresql': 'MORTAR_RDB_TEST_POSTGRESQL', 'mariadb': 'MORTAR_RDB_TEST_MARIADB'}
 WORKLOADS = ('W1', 'W2', 'W2c', 'W3')

@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy
@@ -31,15 +32,11 @@ import transaction
 from sqlalchemy import BigInteger, Column, Integer, MetaData, Table, create_engine, delete, func, insert, select
 from zope.sqlalchemy import mark_changed
 
-from mortar_rdb import get_session, register_session
-from mortar_rdb.sequence import generic, native, pooled
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-#: name -> (implementation class, options, gapless)
-IMPLEMENTATIONS: dict[str, tuple[Any, dict[str, Any], bool]] = {
-    'generic': (generic.SequenceImplementation, {}, True),
-    'pooled': (pooled.SequenceImplementation, {'block_size': 10}, False),
-    'native': (native.SequenceImplementation, {}, False),
-}
+from mortar_rdb import get_session, register_session  # noqa: E402
+from mortar_rdb.sequence import generic  # noqa: E402
+from tests.implementations import BY_ID  # noqa: E402  (the one list of implementations)
 
 NAME = 'soak'
 ROLLBACK_SHARE = 0.1
@@ -66,7 +63,7 @@ class Tally:
 
 
 def work(url: str, implementation: str, twophase: bool, worker: int, seconds: float, go: Any, results: Any) -> None:
-    impl, options, _ = IMPLEMENTATIONS[implementation]
+    chosen = BY_ID[implementation]
     register_session(url, twophase=twophase)
     chance = random.Random(worker)
     tally = Tally()
@@ -82,12 +79,12 @@ def work(url: str, implementation: str, twophase: bool, worker: int, seconds: fl
                 with attempt:
                     session = get_session()
                     if sequence is None:
-                        sequence = impl(NAME, session, **options)
+                        sequence = chosen.create(NAME, session)
                     value = sequence.next(session)
                     session.execute(insert(soak_values).values(value=value, worker=worker))
                     # Core DML: without this zope.sqlalchemy rolls the insert back
                     # unless a generic sequence happened to mark the session changed.
-                    mark_changed(session())
+                    mark_changed(session)
                     if roll_back:
                         raise RollBack()
         except RollBack:
@@ -166,14 +163,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--seconds', type=float, default=60.0, help='how long to soak each database (default 60)')
     parser.add_argument('--processes', type=int, default=4, help='worker processes (default 4)')
     parser.add_argument('--url', action='append', help='a database URL; repeat for several (default: see above)')
-    parser.add_argument('--implementation', choices=sorted(IMPLEMENTATIONS), default='generic')
+    parser.add_argument('--implementation', choices=sorted(BY_ID), default='generic')
     parser.add_argument(
         '--one-phase',
         action='store_true',
         help="register_session(twophase=False): no XA on MariaDB (default: two-phase where the server can)",
     )
     arguments = parser.parse_args(argv)
-    _, _, gapless = IMPLEMENTATIONS[arguments.implementation]
+    gapless = BY_ID[arguments.implementation].gapless
     print(
         f'# {arguments.implementation}, {arguments.processes} processes x {arguments.seconds:g} s, '
         f'{ROLLBACK_SHARE:.0%} rolled back on purpose, {"one" if arguments.one_phase else "two"}-phase commit; '

@@ -19,8 +19,9 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from implementations import BY_LABEL, Implementation, Shared, committed_values, reset
 from sqlalchemy import Engine, create_engine
+
+from implementations import BY_LABEL, Implementation, Shared, committed_values, reset
 
 
 @dataclass(frozen=True)

@@ -6,14 +6,13 @@ from contextlib import contextmanager
 
 import transaction
 from sqlalchemy import create_engine, insert, select
+from zope.sqlalchemy import mark_changed
 
 from mortar_rdb import get_session, register_session
 from mortar_rdb.sequence import get_sequence, register_sequence
 from mortar_rdb.sequence import pooled as pooled_implementation
 from mortar_rdb.sequence.generic import sequences
-from mortar_rdb.transactions import mark_written
-
-from .pooled_workers import taken, taken_metadata
+from tests.workers import taken, taken_metadata
 
 MORTAR_3_TABLE = 'CREATE TABLE sequences (name VARCHAR(20) NOT NULL, current INTEGER, PRIMARY KEY (name))'
 
@@ -45,7 +44,7 @@ def stored_values(url: str) -> dict[str, int]:
 def write(session, statement):
     """Run a Core write through a transactional session, as a user would."""
     session.execute(statement)
-    mark_written(session())
+    mark_changed(session)
 
 
 def run_in_threads(target, count):
@@ -82,7 +81,7 @@ def caller_has_written(session):
     """
     sequence = pooled('seq', session, block_size=1)
     transaction.begin()
-    session.execute(insert(taken).values(value=-1))
+    session.execute(insert(taken).values(name='caller', value=-1))
     session.flush()
     try:
         yield sequence

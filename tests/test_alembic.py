@@ -12,8 +12,7 @@ from sqlalchemy import create_engine, inspect
 import mortar_rdb.sequence
 from mortar_rdb import get_session, register_session
 from mortar_rdb.sequence import get_sequence, register_sequence
-
-from .helpers import make_mortar3_table
+from tests.helpers import make_mortar3_table
 
 ENV = '''
 from alembic import context

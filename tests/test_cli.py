@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 
 from mortar_rdb.sequence.__main__ import main
-
-from .databases import server_urls
-from .helpers import make_mortar3_table
+from tests.databases import on_servers, only_on
+from tests.helpers import make_mortar3_table
 
 
 @pytest.fixture
@@ -270,7 +269,6 @@ def test_the_mortar_sequence_script_runs_the_same_command_line(tmp_path):
 
 # --impl native: the database's own sequences -----------------------------------
 
-on_servers = pytest.mark.parametrize('db_url', list(server_urls()), indirect=True)
 
 
 @on_servers
@@ -333,7 +331,7 @@ def test_native_unknown_name_is_one_line_pointing_at_impl_native(run, command):
     assert '"list --impl native"' in err and '"next nope --impl native"' in err
 
 
-@pytest.mark.parametrize('db_url', ['sqlite'], indirect=True)
+@only_on('sqlite')
 @pytest.mark.parametrize(
     'command',
     [['next', 'invoices'], ['current', 'invoices'], ['restart', 'invoices', '5'], ['drop', 'invoices'], ['list']],

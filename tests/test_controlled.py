@@ -1,10 +1,20 @@
-"""Sources and configs create and drop groups of tables."""
-from sqlalchemy import Column, Integer, MetaData, Table, create_engine, inspect
+"""Sources and configs group tables: they create and drop them, and a table belongs to one source."""
+import pytest
+from sqlalchemy import Column, ForeignKey, Integer, MetaData, Table, create_engine, inspect
 
+from mortar_rdb import declarative_base
 from mortar_rdb.controlled import Config, Source
 from mortar_rdb.sequence.generic import source as sequences_source
+from mortar_rdb.testing import TestingBase
 
 things = Table('things', MetaData(), Column('id', Integer, primary_key=True))
+others = Table('others', MetaData(), Column('id', Integer, primary_key=True))
+parts = Table(
+    'parts',
+    MetaData(),
+    Column('id', Integer, primary_key=True),
+    Column('thing_id', Integer, ForeignKey('things.id')),
+)
 
 
 def table_names(url):
@@ -30,6 +40,13 @@ def test_a_config_drops_the_tables_of_all_its_sources(db_url):
     assert table_names(db_url) == set()
 
 
+def test_a_foreign_key_may_point_into_another_source(db_url):
+    engine = create_engine(db_url)
+    Config(Source(parts), Source(things)).create(engine)
+    engine.dispose()
+    assert table_names(db_url) == {'things', 'parts'}
+
+
 def test_creating_twice_leaves_existing_tables_alone(db_url):
     engine = create_engine(db_url)
     Source(things).create(engine)
@@ -38,6 +55,53 @@ def test_creating_twice_leaves_existing_tables_alone(db_url):
     assert table_names(db_url) == {'things'}
 
 
-def test_a_table_shared_by_two_sources_is_created_once():
-    config = Config(Source(things), Source(things))
-    assert list(config.metadata.tables) == ['things']
+def test_a_source_takes_a_declaratively_mapped_class():
+    with TestingBase():
+
+        class Model(declarative_base()):
+            __tablename__ = 'models'
+            id = Column(Integer, primary_key=True)
+
+        assert list(Source(Model).metadata.tables) == ['models']
+
+
+def test_a_source_refuses_what_is_not_a_table_naming_it():
+    with pytest.raises(TypeError, match=r"argument 2 of Source\(\) is 'things'\. Pass the Table"):
+        Source(things, 'things')
+
+
+def test_a_source_refuses_a_class_that_is_not_mapped():
+    class Plain:
+        pass
+
+    with pytest.raises(TypeError, match=r'argument 1 of Source\(\) is <class .*Plain'):
+        Source(Plain)
+
+
+def test_a_config_keeps_its_sources_in_order():
+    first, second = Source(things), Source(others)
+    assert Config(first, second).sources == (first, second)
+
+
+def test_a_config_names_all_the_tables_of_its_sources():
+    assert Config(Source(things), Source(others, parts)).tables == {'things', 'others', 'parts'}
+
+
+def test_a_config_excludes_from_each_source_the_tables_of_the_others():
+    first, second = Source(things), Source(others, parts)
+    assert Config(first, second).excludes == {first: {'others', 'parts'}, second: {'things'}}
+
+
+def test_a_table_in_two_sources_is_refused():
+    with pytest.raises(ValueError, match=r"more than one: 'things' \(sources 1, 2\)"):
+        Config(Source(things), Source(things))
+
+
+def test_the_refusal_names_every_table_in_more_than_one_source():
+    with pytest.raises(ValueError, match=r"'others' \(sources 2, 3\), 'things' \(sources 1, 3\)"):
+        Config(Source(things), Source(others), Source(things, others))
+
+
+def test_a_config_refuses_what_is_not_a_source():
+    with pytest.raises(TypeError, match=r'argument 1 is Table\('):
+        Config(things)

@@ -1,14 +1,20 @@
-"""The gapless generic implementation, on every configured database."""
+"""The gapless generic implementation, on every configured database.
+
+What every implementation promises is in tests/guarantees/; here is what only
+the generic sequence does.
+"""
 import pytest
 import transaction
 from sqlalchemy import create_engine, delete, text, update
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
+from sqlalchemy.orm import Session
+from zope.interface import implementer
 from zope.interface.verify import verifyObject
 from zope.sqlalchemy import mark_changed
 
 from mortar_rdb import get_session, register_session
 from mortar_rdb.interfaces import ISequence
-from mortar_rdb.sequence import get_sequence, register_sequence
+from mortar_rdb.sequence import drop_sequence, get_sequence, register_sequence
 from mortar_rdb.sequence.errors import (
     InvalidSequenceName,
     SequenceMissing,
@@ -16,8 +22,7 @@ from mortar_rdb.sequence.errors import (
     SequenceTableMissing,
 )
 from mortar_rdb.sequence.generic import SequenceImplementation, sequences
-
-from .helpers import make_mortar3_table, stored_values, write
+from tests.helpers import make_mortar3_table, stored_values, write
 
 
 @pytest.fixture
@@ -239,8 +244,6 @@ def test_a_non_transactional_session_commits_its_own_values(db_url):
 
 
 def test_a_plain_session_works_without_registering_it(db_url):
-    from sqlalchemy.orm import Session
-
     engine = create_engine(db_url)
     sequences.create(engine)
     with Session(engine) as session:
@@ -274,14 +277,14 @@ def test_a_value_taken_after_a_failed_statement_needs_a_rollback_first(session):
 def test_a_row_inserted_with_only_a_name_starts_at_one(session):
     with transaction.manager:
         session.execute(sequences.insert().values(name='seq'))
-        mark_changed(session())
+        mark_changed(session)
     assert registered('seq', session).next(session) == 1
 
 
 def test_a_row_inserted_by_hand_in_sql_with_only_a_name_starts_at_one(session):
     with transaction.manager:
         session.execute(text("INSERT INTO sequences (name) VALUES ('seq')"))
-        mark_changed(session())
+        mark_changed(session)
     assert registered('seq', session).next(session) == 1
 
 
@@ -309,3 +312,62 @@ def test_code_written_for_3_0_still_catches_a_missing_table(db_url, impl):
     assert isinstance(caught, SequenceTableMissing)
     assert isinstance(caught, what_the_driver_raises_for_a_missing_table(db_url))
     assert str(caught).startswith('The sequences table does not exist in ')
+
+
+# IManagedSequence, where the generic sequence differs from the others ----------
+
+
+def take(session, sequence):
+    """One value, in a committed transaction of its own."""
+    with transaction.manager:
+        return sequence.next(session)
+
+
+def test_next_many_returns_a_contiguous_range_after_the_last_value(session):
+    sequence = registered('seq', session)
+    take(session, sequence)
+    with transaction.manager:
+        batch = sequence.next_many(session, 5)
+    assert batch == range(2, 7)
+    assert take(session, sequence) == 7
+
+
+def test_next_many_refuses_a_batch_past_the_largest_value(session):
+    sequence = registered('seq', session)
+    with transaction.manager:
+        sequence.restart(session, 2**63 - 3)
+    with pytest.raises(OverflowError, match='nothing was handed out'):
+        sequence.next_many(session, 5)
+    transaction.abort()
+    with transaction.manager:
+        assert sequence.next_many(session, 3) == range(2**63 - 3, 2**63)
+
+
+def test_drop_sequence_refuses_a_sequence_that_cannot_drop_its_storage(session):
+    @implementer(ISequence)
+    class Plain:
+        def __init__(self, name, session):
+            pass
+
+        def next(self, session):
+            return 1
+
+    register_sequence('plain', session, impl=Plain)
+    with pytest.raises(TypeError, match='cannot drop its own storage'):
+        drop_sequence('plain', session)
+    assert get_sequence('plain').next(session) == 1
+
+
+def test_operations_without_the_table_raise_sequence_table_missing(db_url):
+    register_session(db_url)
+    session = get_session()
+    sequence = SequenceImplementation.for_existing('seq')
+    for operation in (
+        lambda: sequence.current(session),
+        lambda: sequence.next_many(session, 2),
+        lambda: sequence.restart(session, 2),
+        lambda: drop_sequence('seq', session),
+    ):
+        with pytest.raises(SequenceTableMissing):
+            operation()
+        transaction.abort()

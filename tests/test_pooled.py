@@ -1,11 +1,16 @@
-"""The pooled implementation, on every configured database."""
+"""The pooled implementation, on every configured database.
+
+What every implementation promises is in tests/guarantees/; here is what only
+pooled sequences do. Everything that writes the row (next_many, restart,
+drop) is committed at once on the reservation connection, so most tests need
+no transaction.
+"""
 import gc
 import itertools
 import multiprocessing
 import sys
 import weakref
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 import transaction
@@ -17,18 +22,23 @@ from mortar_rdb import get_session, register_session
 from mortar_rdb.interfaces import ISequence
 from mortar_rdb.sequence import get_sequence, register_sequence
 from mortar_rdb.sequence import pooled as pooled_module
+from mortar_rdb.sequence.__main__ import main
 from mortar_rdb.sequence.errors import (
     BlockReservationBlocked,
     SequenceMissing,
     SequenceOverflow,
+    SequenceRestartRefused,
     SequenceTableMissing,
     SharedConnectionPool,
 )
 from mortar_rdb.sequence.generic import sequences
 from mortar_rdb.sequence.pooled import DEFAULT_BLOCK_SIZE, SequenceImplementation
+from tests.databases import on_servers, only_on
+from tests.helpers import caller_has_written, pooled, pooled_session, run_in_threads, stored_values, write
+from tests.workers import race, taken
 
-from .helpers import caller_has_written, pooled, pooled_session, run_in_threads, stored_values, write
-from .pooled_workers import take_values, taken
+#: The largest value of the sequences table's 64-bit column.
+INT64_MAX = 2**63 - 1
 
 
 @pytest.fixture
@@ -139,24 +149,9 @@ def test_threads_sharing_one_sequence_get_each_value_once_in_order(
     assert all(values == sorted(values) for values in results)
 
 
-def test_processes_with_random_rollbacks_never_get_the_same_value(session, db_url):
-    jobs = [(db_url, 'seq', 'pooled', {'block_size': 7}, 1000, 0.2, seed) for seed in range(4)]
-    with ProcessPoolExecutor(4, mp_context=multiprocessing.get_context('spawn')) as pool:
-        results = list(pool.map(take_values, *zip(*jobs, strict=True)))
-    handed_out = Counter(value for result in results for value in result['handed_out'])
-    assert sum(handed_out.values()) == 4000
-    assert [value for value, times in handed_out.items() if times > 1] == []
-    assert all(result['handed_out'] == sorted(result['handed_out']) for result in results)
-
-
 def test_generic_and_pooled_processes_on_one_name_never_commit_the_same_value(session, db_url):
-    jobs = [
-        (db_url, 'seq', impl, {'block_size': 5} if impl == 'pooled' else {}, 300, 0.2, seed)
-        for seed, impl in enumerate(['generic', 'pooled', 'generic', 'pooled'])
-    ]
-    with ProcessPoolExecutor(4, mp_context=multiprocessing.get_context('spawn')) as pool:
-        results = list(pool.map(take_values, *zip(*jobs, strict=True)))
-    committed = Counter(value for result in results for value in result['committed'])
+    workers = race(db_url, ['generic', 'pooled', 'generic', 'pooled'], 'seq', 300)
+    committed = Counter(value for worker in workers for value in worker.taken())
     assert [value for value, times in committed.items() if times > 1] == []
 
 
@@ -226,28 +221,28 @@ def written(session):
         yield seq
 
 
+# SQLite only: servers lock rows, see the next test.
+@only_on('sqlite')
 def test_sqlite_refuses_to_reserve_while_the_callers_transaction_holds_the_write_lock(written, session, db_url):
-    if not db_url.startswith('sqlite'):
-        pytest.skip('SQLite only: servers lock rows, see the next test')
     with pytest.raises(BlockReservationBlocked, match='take values before that transaction writes'):
         written.next(session)
 
 
+# Servers only: SQLite refuses, see the previous test.
+@on_servers
 def test_servers_reserve_while_the_callers_transaction_has_written(written, session, db_url):
-    if db_url.startswith('sqlite'):
-        pytest.skip('servers only: SQLite refuses, see the previous test')
     assert written.next(session) == 1
 
 
+# The way round for SQLite's single writer.
+@only_on('sqlite')
 def test_an_engine_on_another_sqlite_file_reserves_while_the_caller_writes(session, db_url, tmp_path):
-    if not db_url.startswith('sqlite'):
-        pytest.skip('the way round for SQLite\'s single writer')
     elsewhere = create_engine(f'sqlite:///{tmp_path / "sequences.db"}')
     sequences.create(elsewhere)
     try:
         seq = SequenceImplementation('seq', session, block_size=1, engine=elsewhere)
         with transaction.manager:
-            session.execute(insert(taken).values(value=-1))
+            session.execute(insert(taken).values(name='caller', value=-1))
             session.flush()
             assert seq.next(session) == 1
     finally:
@@ -286,3 +281,170 @@ def test_the_reservation_connection_goes_when_its_last_sequence_does(session):
     del seq
     gc.collect()
     assert connection() is None
+
+
+# IManagedSequence, where pooled sequences differ from the others ---------------
+
+
+# next_many ------------------------------------------------------------------
+
+
+def test_next_many_returns_a_range_above_every_reserved_block(session):
+    seq = pooled('seq', session, block_size=10)
+    assert seq.next(session) == 1
+    assert seq.next_many(session, 3) == range(11, 14)
+
+
+def test_next_many_leaves_this_process_s_block_alone(session):
+    seq = pooled('seq', session, block_size=10)
+    seq.next(session)
+    seq.next_many(session, 3)
+    assert [seq.next(session) for _ in range(9)] == [2, 3, 4, 5, 6, 7, 8, 9, 10]
+    assert seq.next(session) == 14
+
+
+def test_next_many_reserves_in_the_row_as_a_block_does(session, db_url):
+    seq = pooled('seq', session, block_size=10)
+    seq.next_many(session, 25)
+    assert stored_values(db_url) == {'seq': 25}
+
+
+def test_next_many_is_not_given_back_by_a_rollback(session, db_url):
+    seq = pooled('seq', session)
+    transaction.begin()
+    assert seq.next_many(session, 5) == range(1, 6)
+    transaction.abort()
+    assert stored_values(db_url) == {'seq': 5}
+
+
+def test_next_many_never_overlaps_another_instance_s_block(session):
+    first = pooled('seq', session, block_size=10)
+    second = SequenceImplementation('seq', session, block_size=10)
+    first.next(session)
+    assert second.next_many(session, 2) == range(11, 13)
+
+
+def test_next_many_past_the_column_top_raises_overflow(session):
+    seq = pooled('seq', session)
+    seq.restart(session, INT64_MAX - 1)
+    with pytest.raises(SequenceOverflow):
+        seq.next_many(session, 3)
+    assert seq.next_many(session, 2) == range(INT64_MAX - 1, INT64_MAX + 1)
+
+
+# current --------------------------------------------------------------------
+
+
+def test_current_is_the_top_of_the_highest_block_reserved_by_anyone(session):
+    first = pooled('seq', session, block_size=10)
+    second = SequenceImplementation('seq', session, block_size=10)
+    first.next(session)
+    assert first.current(session) == 10
+    second.next(session)
+    assert first.current(session) == 20
+
+
+# restart --------------------------------------------------------------------
+
+
+def test_restart_backwards_is_refused_and_keeps_the_block(session):
+    seq = pooled('seq', session, block_size=10)
+    seq.next(session)
+    with pytest.raises(SequenceRestartRefused, match='force'):
+        seq.restart(session, 5)
+    assert seq.current(session) == 10
+    assert seq.next(session) == 2
+
+
+def test_restart_backwards_with_force_repeats_values_left_in_other_processes_blocks(session):
+    seq = pooled('seq', session, block_size=10)
+    elsewhere = SequenceImplementation('seq', session, block_size=10)
+    assert elsewhere.next(session) == 1
+    seq.restart(session, 1, force=True)
+    assert seq.next(session) == 1
+    assert elsewhere.next(session) == 2  # handed out again by seq's next block
+
+
+def test_restart_after_a_refusal_still_works_on_the_same_connection(session):
+    seq = pooled('seq', session, block_size=5)
+    seq.next(session)
+    with pytest.raises(SequenceRestartRefused):
+        seq.restart(session, 2)
+    connection = seq._reserver._cursor
+    seq.restart(session, 20)
+    assert seq._reserver._cursor is connection
+    assert seq.next(session) == 20
+
+
+# drop -----------------------------------------------------------------------
+
+
+def test_drop_deletes_the_row_and_says_it_was_there(session, db_url):
+    seq = pooled('seq', session)
+    assert seq.drop(session) is True
+    assert stored_values(db_url) == {}
+
+
+def test_drop_of_a_missing_row_returns_false(session):
+    seq = pooled('seq', session)
+    seq.drop(session)
+    assert seq.drop(session) is False
+
+
+def test_drop_storage_deletes_a_row_without_a_registration(session, db_url):
+    pooled('seq', session)
+    assert SequenceImplementation.drop_storage('seq', session) is True
+    assert SequenceImplementation.drop_storage('seq', session) is False
+    assert stored_values(db_url) == {}
+
+
+def test_drop_storage_refuses_an_engine_sharing_one_connection():
+    with Session(create_engine('sqlite://')) as session:
+        with pytest.raises(SharedConnectionPool):
+            SequenceImplementation.drop_storage('seq', session)
+
+
+# the caller's own write lock (SQLite) -----------------------------------------
+
+
+CHANGES = {
+    'next_many': lambda seq, session: seq.next_many(session, 2),
+    'restart': lambda seq, session: seq.restart(session, 10),
+    'drop': lambda seq, session: seq.drop(session),
+    'drop_storage': lambda seq, session: SequenceImplementation.drop_storage('seq', session),
+}
+
+
+# SQLite only: servers lock rows, see the next test.
+@only_on('sqlite')
+@pytest.mark.parametrize('method', list(CHANGES))
+def test_sqlite_refuses_a_change_while_the_callers_transaction_holds_the_write_lock(written, session, db_url, method):
+    with pytest.raises(BlockReservationBlocked, match=rf'{method}\(\) before that transaction writes'):
+        CHANGES[method](written, session)
+
+
+# Servers only: SQLite refuses, see the previous test.
+@on_servers
+@pytest.mark.parametrize('method', list(CHANGES))
+def test_servers_change_the_row_while_the_callers_transaction_has_written(written, session, db_url, method):
+    CHANGES[method](written, session)
+
+
+def test_current_reads_while_the_callers_transaction_has_written(written, session):
+    assert written.current(session) is None
+
+
+# the command line and operations work on pooled names ---------------------------
+
+
+def test_the_generic_commands_see_and_restart_a_pooled_sequence(session, db_url, capsys):
+    seq = pooled('seq', session, block_size=10)
+    seq.next(session)
+    assert main(['--url', db_url, 'current', 'seq']) == 0
+    assert capsys.readouterr().out == '10\n'
+    assert main(['--url', db_url, 'restart', 'seq', '100']) == 0
+    capsys.readouterr()
+    # This process's block still holds 2..10: only its own restart() throws it away.
+    assert seq.next(session) == 2
+    seq.restart(session, 101)
+    assert seq.next(session) == 101

@@ -3,7 +3,9 @@ import threading
 
 import pytest
 import transaction
-from sqlalchemy import Column, Integer, MetaData, Table, create_engine, inspect, select
+from sqlalchemy import Column, Integer, MetaData, Table, create_engine, event, inspect, select, text
+from zope.component import getSiteManager
+from zope.interface.interfaces import ComponentLookupError
 
 from mortar_rdb import get_session
 from mortar_rdb.controlled import Config
@@ -11,7 +13,6 @@ from mortar_rdb.registry import isolated
 from mortar_rdb.sequence import get_sequence, register_sequence
 from mortar_rdb.sequence.generic import source
 from mortar_rdb.testing import register_session
-from mortar_rdb.transactions import mark_written
 
 metadata = MetaData()
 things = Table('things', metadata, Column('id', Integer, primary_key=True))
@@ -54,12 +55,16 @@ def test_without_a_url_every_thread_shares_one_in_memory_database():
     register_session(metadata=metadata)
     with transaction.manager:
         get_session().execute(things.insert().values(id=1))
-        mark_written(get_session()())
     seen = []
-    thread = threading.Thread(target=lambda: seen.extend(get_session().execute(select(things.c.id)).scalars()))
+
+    def read() -> None:
+        session = get_session()
+        seen.extend(session.execute(select(things.c.id)).scalars())
+        session.close()
+
+    thread = threading.Thread(target=read)
     thread.start()
     thread.join()
-    get_session().remove()
     assert seen == [1]
 
 
@@ -79,12 +84,43 @@ def test_an_isolated_registry_forgets_what_was_registered_inside_it():
     with isolated():
         register_session(transactional=False, name='inner')
         inner = get_session('inner')
-    with pytest.raises(LookupError):
+    with pytest.raises(ComponentLookupError):
         get_session('inner')
     inner.bind.dispose()
+
+
+def test_an_isolated_registry_is_zope_components_site_manager():
+    with isolated() as components:
+        assert getSiteManager() is components
+    assert getSiteManager() is not components
 
 
 def test_an_inheriting_isolated_registry_sees_what_was_registered_before():
     outer = register_session(transactional=False, name='outer')
     with isolated(inherit=True):
         assert get_session('outer') is outer
+
+
+def test_its_sessions_never_prepare(db_url):
+    session = register_session(db_url, metadata=metadata)
+    prepared = []
+    event.listen(session.bind, 'prepare_twophase', lambda connection, xid: prepared.append(xid))
+    with transaction.manager:
+        get_session().execute(things.insert().values(id=1))
+    assert prepared == []
+
+
+def test_ddl_works_through_its_session(db_url, monkeypatch):
+    # A MariaDB DB_URL used to give an XA session, which refuses DDL.
+    monkeypatch.setenv('DB_URL', db_url)
+    register_session()
+    with transaction.manager:
+        get_session().execute(text('CREATE TABLE made (id INTEGER)'))
+    assert 'made' in table_names(get_session())
+
+
+def test_ddl_works_through_its_non_transactional_session(db_url):
+    session = register_session(db_url, transactional=False)
+    session.execute(text('CREATE TABLE made (id INTEGER)'))
+    session.commit()
+    assert 'made' in table_names(session)

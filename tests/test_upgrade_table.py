@@ -8,8 +8,8 @@ from mortar_rdb.sequence import get_sequence, register_sequence
 from mortar_rdb.sequence.errors import InvalidSequenceName, SequenceTableMissing, SequenceTableNotUpgradable
 from mortar_rdb.sequence.generic import SequenceImplementation
 from mortar_rdb.sequence.schema import create_or_upgrade_table, create_table, outdated, upgrade_table
-
-from .helpers import make_mortar3_table
+from tests.databases import only_on
+from tests.helpers import make_mortar3_table
 
 
 @pytest.fixture
@@ -104,9 +104,9 @@ def test_sessions_see_the_upgraded_shape_at_once(db_url):
         register_sequence('x' * 21, session)
 
 
+# MySQL and MariaDB commit every ALTER TABLE at once.
+@only_on('sqlite', 'postgresql')
 def test_upgrade_on_a_connection_is_undone_by_its_rollback_where_ddl_is_transactional(db_url, engine):
-    if engine.dialect.name in ('mysql', 'mariadb'):
-        pytest.skip('MySQL and MariaDB commit every ALTER TABLE at once')
     make_mortar3_table(db_url)
     with engine.connect() as connection:
         connection.begin()

@@ -5,11 +5,15 @@ from zope.interface import Attribute, Interface
 
 
 class ISession(Interface):
-    """A SQLAlchemy session (or scoped session) registered by name.
+    """Makes SQLAlchemy sessions: a scoped session or a sessionmaker.
 
-    :func:`mortar_rdb.register_session` registers one;
-    :func:`mortar_rdb.get_session` returns it.
+    :func:`mortar_rdb.register_session` registers one by name;
+    :func:`mortar_rdb.get_session` calls it and returns the session, so
+    anything registered under this interface with zope.component works too.
     """
+
+    def __call__():
+        """Return a session: the thread's own, or a new one."""
 
 
 class ISequence(Interface):

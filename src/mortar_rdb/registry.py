@@ -1,36 +1,38 @@
-"""The one place where sessions and sequences are registered by name.
+"""Where sessions and sequences are registered by name.
 
-Registrations live in a :class:`zope.interface.registry.Components`. Tests
-can swap in a fresh one with :func:`isolated` so that what they register
-does not leak into other tests.
+As in mortar_rdb 3.0, registrations go in zope.component's current site
+manager, :func:`zope.component.getSiteManager`. Whatever an application's
+tests already use to isolate zope.component registrations therefore
+isolates ours too: testfixtures' ``TestComponents``, zope.component's
+testing clean-up, or a Pyramid registry hooked in with ``hook_zca``.
+:func:`isolated` does the same for suites that use none of those.
 """
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from zope.component import getSiteManager
 from zope.interface.registry import Components
-
-_current = Components('mortar_rdb')
 
 
 def components() -> Components:
-    """The registry in use now."""
-    return _current
+    """The registry in use now: zope.component's current site manager."""
+    return getSiteManager()
 
 
 @contextmanager
 def isolated(inherit: bool = False) -> Iterator[Components]:
-    """Use a fresh registry until the block ends, then restore the old one.
+    """Make a fresh registry the current site manager until the block ends.
 
-    With ``inherit=True`` the fresh registry still sees what was registered
-    before the block; anything registered inside the block is forgotten
-    when it ends either way.
+    The registry that was current before is put back afterwards, so
+    anything registered inside the block is forgotten. With
+    ``inherit=True`` the fresh registry still sees what was registered
+    before the block.
     """
-    global _current
-    previous = _current
-    _current = Components('mortar_rdb.isolated', bases=(previous,) if inherit else ())
+    fresh = Components('mortar_rdb.isolated', bases=(components(),) if inherit else ())
+    previous = getSiteManager.sethook(lambda context=None: fresh)
     try:
-        yield _current
+        yield fresh
     finally:
-        _current = previous
+        getSiteManager.sethook(previous)

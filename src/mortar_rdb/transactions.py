@@ -1,9 +1,11 @@
 """How sequence writes tell the :mod:`transaction` package about themselves.
 
-zope.sqlalchemy only marks a session as changed for ORM writes. A sequence
-increment is a Core statement run on the session's connection, so without
-this the data manager would take the transaction for read-only and roll the
-increment back at commit time, and the same number would be handed out again.
+Sessions from :func:`mortar_rdb.register_session` join the transaction as
+already changed, so everything they execute is committed; for them
+:func:`mark_written` does nothing. A session that its owner joined with
+zope.sqlalchemy's default state is only marked changed by ORM writes: a
+sequence increment is a Core statement, so without :func:`mark_written` the
+data manager would roll it back at commit and hand the same number out again.
 """
 from __future__ import annotations
 

@@ -82,19 +82,35 @@ class TwoPhaseWhereSupportedSession(Session):
     """A session whose ``twophase=True`` means "where the server can".
 
     SQLAlchemy reads ``twophase`` when the session first connects and when it
-    commits, so the server is asked lazily, at the first connection.
+    commits, so the servers are asked lazily, at the first connection. A
+    session with several binds (``binds=``) prepares only when every one of
+    its servers can.
     """
 
     _twophase_requested = False
+    _engines: tuple[Engine, ...] = ()
+
+    def __init__(
+        self,
+        bind: Engine | Connection | None = None,
+        *,
+        binds: dict[Any, Engine | Connection] | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(bind, binds=binds, **options)
+        targets = [bind, *(binds or {}).values()]
+        self._engines = tuple(dict.fromkeys(_engine_of(target) for target in targets if target is not None))
 
     @property
     def twophase(self) -> bool:
-        if not self._twophase_requested:
+        if not self._twophase_requested or not self._engines:
             return False
-        bind = self.get_bind()
-        engine = bind if isinstance(bind, Engine) else bind.engine
-        return server_can_prepare(engine)
+        return all(server_can_prepare(engine) for engine in self._engines)
 
     @twophase.setter
     def twophase(self, requested: bool) -> None:
         self._twophase_requested = requested
+
+
+def _engine_of(bind: Engine | Connection) -> Engine:
+    return bind if isinstance(bind, Engine) else bind.engine

@@ -1,21 +1,25 @@
-"""Fixtures for the guarantee tests: every test runs per implementation and database."""
+"""Fixtures for the guarantee tests: every test runs for each implementation
+on each configured database where it applies, and only there.
+
+A test says where it applies with :func:`tests.guarantees.cases.applies`; the combinations that do
+not apply are never generated, so a run has no skips to read past. A test
+that applies to no configured database is deselected.
+"""
+
 from __future__ import annotations
 
 import gc
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from known_implementations import IMPLEMENTATIONS, Implementation
 from sqlalchemy import Engine, create_engine, make_url, select, text
 from sqlalchemy.orm import Session
-from taken_table import taken, taken_metadata
 
-WORKER = Path(__file__).with_name('worker.py')
+from tests.databases import BACKENDS, ISOLATION_LEVELS, configured, empty_database
+from tests.implementations import IMPLEMENTATIONS, Implementation
+from tests.workers import Worker, start, taken, taken_metadata
 
 # How long a transaction waits for a lock before giving up, kept short so that
 # tests of "held by another transaction" fail fast. The only per-database
@@ -58,14 +62,9 @@ class Setup:
         with Session(self.engine()) as session:
             return list(session.scalars(select(taken.c.value).where(taken.c.name == name).order_by(taken.c.value)))
 
-    def worker(self, *arguments: str, **options: Any) -> subprocess.Popen[str]:
-        """Start tests/guarantees/worker.py in a process of its own."""
-        return subprocess.Popen(
-            [sys.executable, str(WORKER), self.url, self.implementation.id, *arguments],
-            stdout=subprocess.PIPE,
-            text=True,
-            **options,
-        )
+    def worker(self, command: str, name: str, *arguments: object) -> Worker:
+        """Start a tests/workers.py process using this implementation."""
+        return start(self.url, self.implementation.id, command, name, *arguments)
 
     def connection_id(self, session: Session) -> int:
         """The server's id for the connection of ``session``'s transaction."""
@@ -91,17 +90,41 @@ class Setup:
             engine.dispose()
 
 
-@pytest.fixture(params=IMPLEMENTATIONS, ids=[implementation.id for implementation in IMPLEMENTATIONS])
-def implementation(request: pytest.FixtureRequest) -> Implementation:
-    return request.param  # type: ignore[no-any-return]
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize tests using ``setup`` with every (implementation, database)
+    pair, and isolation ``level`` if they take one, that applies."""
+    if 'setup' not in metafunc.fixturenames:
+        return
+    predicates = [mark.kwargs['predicate'] for mark in metafunc.definition.iter_markers('applies')]
+    names = ['implementation', 'db_url'] + (['level'] if 'level' in metafunc.fixturenames else [])
+    cases = []
+    for database in configured():
+        backend = BACKENDS[database]
+        for implementation in IMPLEMENTATIONS:
+            if backend not in implementation.databases:
+                continue  # its own tests prove the error
+            if not all(predicate(implementation, backend) for predicate in predicates):
+                continue
+            levels = ISOLATION_LEVELS[backend] if 'level' in names else [None]
+            for level in levels:
+                values = [implementation, database] + ([level] if level else [])
+                ids = [database, implementation.id] + ([level.replace(' ', '_').lower()] if level else [])
+                cases.append(pytest.param(*values, id='-'.join(ids)))
+    if not cases:
+        cases = [pytest.param(*[None] * len(names), marks=pytest.mark.applies_nowhere, id='nowhere')]
+    metafunc.parametrize(names, cases, indirect=['db_url'])
+
+
+@pytest.fixture
+def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """An empty database: the one pytest_generate_tests chose."""
+    return empty_database(request.param, str(tmp_path_factory.mktemp('sqlite')))
 
 
 @pytest.fixture
 def setup(db_url: str, implementation: Implementation) -> Iterator[Setup]:
     """``implementation`` ready on the empty database ``db_url``, with a ``taken`` table."""
     current = Setup(db_url, implementation)
-    if current.backend not in implementation.databases:
-        pytest.skip(f'{implementation.id} does not run on {current.backend}; its own tests prove the error')
     engine = current.engine()
     implementation.prepare(engine)
     taken_metadata.create_all(engine)
@@ -109,20 +132,6 @@ def setup(db_url: str, implementation: Implementation) -> Iterator[Setup]:
         yield current
     finally:
         current.dispose()
-
-
-@pytest.fixture
-def callers_connection(setup: Setup) -> None:
-    """Skip implementations whose next() does not use the caller's connection."""
-    if not setup.implementation.uses_callers_connection:
-        pytest.skip(f"{setup.implementation.id}'s next() does not use the caller's connection")
-
-
-@pytest.fixture
-def own_connection(setup: Setup) -> None:
-    """Skip implementations without a connection of their own (next() uses the caller's)."""
-    if setup.implementation.uses_callers_connection:
-        pytest.skip(f'{setup.implementation.id} has no connection of its own')
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -136,3 +145,4 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line('markers', 'restarts_servers: restarts PostgreSQL and MariaDB while it runs')
+    config.addinivalue_line('markers', 'applies(predicate): the (implementation, backend) pairs a test is for')

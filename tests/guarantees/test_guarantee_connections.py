@@ -13,12 +13,14 @@ from transaction.interfaces import TransientError
 
 from mortar_rdb import get_session, register_session
 from mortar_rdb.sequence.errors import SequenceConnectionLost
+from tests.guarantees.cases import on_callers_connection, on_own_connection, on_servers
+
+# SQLite runs in the process: there is no connection to lose.
+pytestmark = on_servers
 
 
 @pytest.fixture
 def server(setup: Any) -> Any:
-    if setup.backend == 'sqlite':
-        pytest.skip('SQLite runs in the process: there is no connection to lose')
     return setup
 
 
@@ -47,7 +49,7 @@ def attempts_and_errors(function: Any) -> tuple[Any, list[BaseException]]:
     return result, errors
 
 
-@pytest.mark.usefixtures('callers_connection')
+@on_callers_connection
 def test_a_connection_that_died_in_the_pool_fails_with_a_retryable_error_and_the_retry_recovers(server):
     sequence = registered(server)
     server.kill_all_connections()
@@ -59,7 +61,7 @@ def test_a_connection_that_died_in_the_pool_fails_with_a_retryable_error_and_the
     assert 'pool_pre_ping=True' in str(error)
 
 
-@pytest.mark.usefixtures('callers_connection')
+@on_callers_connection
 def test_with_pool_pre_ping_a_connection_that_died_in_the_pool_is_replaced_unseen(server):
     sequence = registered(server, pool_pre_ping=True)
     server.kill_all_connections()
@@ -67,7 +69,7 @@ def test_with_pool_pre_ping_a_connection_that_died_in_the_pool_is_replaced_unsee
     assert (value, errors) == (1, [])
 
 
-@pytest.mark.usefixtures('callers_connection')
+@on_callers_connection
 def test_a_connection_lost_in_the_middle_of_a_transaction_gives_its_values_back(server):
     sequence = registered(server)
     killed = []
@@ -88,7 +90,7 @@ def test_a_connection_lost_in_the_middle_of_a_transaction_gives_its_values_back(
         assert sequence.next(session) == values[-1] + 1
 
 
-@pytest.mark.usefixtures('callers_connection')
+@on_callers_connection
 def test_a_connection_lost_at_commit_raises_the_database_error_and_is_not_retried(server):
     sequence = registered(server)
     tries = []
@@ -105,7 +107,7 @@ def test_a_connection_lost_at_commit_raises_the_database_error_and_is_not_retrie
         assert sequence.next(session) == 1 or not server.implementation.gapless
 
 
-@pytest.mark.usefixtures('own_connection')
+@on_own_connection
 def test_a_pooled_sequence_whose_reservation_connection_died_reserves_on_a_new_one_unseen(server):
     sequence = registered(server)
     server.kill_all_connections()

@@ -3,10 +3,7 @@ on once the database releases its locks, and no committed value repeats."""
 
 from __future__ import annotations
 
-import os
 import random
-import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,24 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from mortar_rdb.sequence.errors import SequenceConflict
-
-
-def wait_for_line(process: subprocess.Popen[str], prefix: str) -> list[str]:
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    assert line.startswith(prefix), f'the worker said {line!r}, exit code {process.poll()}'
-    return line.split()
-
-
-def kill(process: subprocess.Popen[str]) -> None:
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait(30)
-
-
-def finish(process: subprocess.Popen[str]) -> None:
-    assert process.wait(120) == 0, 'a worker failed'
-    if process.stdout is not None:
-        process.stdout.close()
+from tests.guarantees.cases import applies
 
 
 def register(setup: Any) -> None:
@@ -54,12 +34,12 @@ def assert_committed_values_are_sound(setup: Any) -> list[int]:
 def test_a_worker_killed_while_holding_the_sequence_lets_the_others_continue(setup):
     register(setup)
     holder = setup.worker('hold', 'seq')
-    assert wait_for_line(holder, 'holding') == ['holding', '1']
+    assert holder.wait_for('holding') == ['holding', '1']
     others = [setup.worker('loop', 'seq', '20') for _ in range(2)]
     time.sleep(0.5)  # a gapless sequence keeps them waiting for the holder's lock
-    kill(holder)
+    holder.kill()
     for other in others:
-        finish(other)
+        other.finish()
     committed = assert_committed_values_are_sound(setup)
     assert len(committed) == 40
 
@@ -72,11 +52,11 @@ def test_workers_killed_at_random_moments_never_make_a_committed_value_repeat(se
         # One-phase commit: a MariaDB victim killed between XA PREPARE and
         # XA COMMIT would hold the sequence forever (the last test here).
         victim = setup.worker('loop', 'seq', '1000', '1')
-        wait_for_line(victim, 'took')
+        victim.wait_for('took')
         time.sleep(chance.random() / 5)
-        kill(victim)
+        victim.kill()
     for survivor in survivors:
-        finish(survivor)
+        survivor.finish()
     committed = assert_committed_values_are_sound(setup)
     assert len(committed) >= 120 + 3
 
@@ -97,8 +77,8 @@ def killed_after_xa_prepare(setup: Any) -> Iterator[tuple[int, str, Any]]:
     """
     register(setup)
     victim = setup.worker('prepare', 'seq')
-    _, value, xid = wait_for_line(victim, 'prepared')
-    kill(victim)
+    _, value, xid = victim.wait_for('prepared')
+    victim.kill()
     engine = setup.engine(short_lock_wait=True)
     try:
         yield int(value), xid, engine
@@ -109,9 +89,9 @@ def killed_after_xa_prepare(setup: Any) -> Iterator[tuple[int, str, Any]]:
             connection.execute(text('XA ROLLBACK :xid'), {'xid': xid})
 
 
+# Only a MariaDB XA transaction survives the death of its client.
+@applies(lambda implementation, backend: backend == 'mysql' and implementation.blocks_others)
 def test_a_mariadb_worker_killed_between_xa_prepare_and_xa_commit_holds_the_sequence_until_xa_rollback(setup):
-    if setup.backend != 'mysql' or not setup.implementation.blocks_others:
-        pytest.skip('only a MariaDB XA transaction survives the death of its client')
     with killed_after_xa_prepare(setup) as (value, _, engine):
         with Session(engine) as session:
             sequence = setup.implementation.create('seq', session)
@@ -121,9 +101,9 @@ def test_a_mariadb_worker_killed_between_xa_prepare_and_xa_commit_holds_the_sequ
         assert sequence.next(session) == value == 1
 
 
+# MariaDB only, for sequences that never make a transaction wait: see the previous test.
+@applies(lambda implementation, backend: backend == 'mysql' and not implementation.blocks_others)
 def test_a_mariadb_worker_killed_after_xa_prepare_holds_nothing_of_a_sequence_that_never_blocks(setup):
-    if setup.backend != 'mysql' or setup.implementation.blocks_others:
-        pytest.skip('MariaDB only, for sequences that never make a transaction wait: see the previous test')
     with killed_after_xa_prepare(setup) as (value, _, engine):
         with Session(engine) as session:
             sequence = setup.implementation.create('seq', session)

@@ -4,7 +4,7 @@ bad input, and never hand a value out twice without ``force``.
 
 Where implementations differ (a rollback undoes a change of the generic
 sequence; pooled and native ones change at once) the difference is a
-property in known_implementations.py and the test for each side says so.
+property in tests/implementations.py and the test for each side says so.
 Behaviour of one implementation alone (pooled blocks, native batches that
 interleave with other connections) is in that implementation's own tests.
 """
@@ -25,6 +25,7 @@ from mortar_rdb.sequence.errors import (
     SequenceNotRegistered,
     SequenceRestartRefused,
 )
+from tests.guarantees.cases import applies
 
 NOT_POSITIVE_INTS = [0, -3, 1.5, 2.0, '3', True, None]
 
@@ -35,18 +36,12 @@ def session(setup: Any) -> Any:
     return get_session()
 
 
-@pytest.fixture
-def at_once(setup: Any) -> None:
-    """Skip implementations whose changes wait for the caller's commit."""
-    if not setup.implementation.changes_at_once:
-        pytest.skip(f"{setup.implementation.id}'s changes are part of the caller's transaction")
-
-
-@pytest.fixture
-def in_transaction(setup: Any) -> None:
-    """Skip implementations whose changes commit at once."""
-    if setup.implementation.changes_at_once:
-        pytest.skip(f'{setup.implementation.id} commits its changes at once')
+#: Only implementations whose changes commit at once, whatever the caller's transaction does.
+at_once = applies(lambda implementation, backend: implementation.changes_at_once)
+#: Only implementations whose changes are part of the caller's transaction.
+in_transaction = applies(lambda implementation, backend: not implementation.changes_at_once)
+gapless = applies(lambda implementation, backend: implementation.gapless)
+not_gapless = applies(lambda implementation, backend: not implementation.gapless)
 
 
 def registered(setup: Any, session: Any, name: str = 'seq', **options: Any) -> Any:
@@ -112,18 +107,16 @@ def test_next_many_refuses_more_values_than_64_bits_hold(setup, session):
         sequence.next_many(session, 2**63)
 
 
+@gapless
 def test_a_rolled_back_next_many_gives_its_values_back_where_gapless(setup, session):
-    if not setup.implementation.gapless:
-        pytest.skip(f'{setup.implementation.id} is not gapless')
     sequence = registered(setup, session)
     sequence.next_many(session, 10)
     transaction.abort()
     assert take(session, sequence) == 1
 
 
+@not_gapless
 def test_a_rolled_back_next_many_uses_its_values_up_where_not_gapless(setup, session):
-    if setup.implementation.gapless:
-        pytest.skip(f'{setup.implementation.id} is gapless')
     sequence = registered(setup, session)
     sequence.next_many(session, 10)
     transaction.abort()
@@ -165,10 +158,10 @@ def test_start_must_be_an_int_below_2_to_the_63(setup, session, start):
         setup.implementation.register('seq', session, start=start)
 
 
+# Native sequences may start anywhere; their own tests say so.
+@applies(lambda implementation, backend: implementation.uses_table)
 @pytest.mark.parametrize('start', [0, -1], ids=repr)
 def test_start_below_1_is_refused_by_the_sequences_table(setup, session, start):
-    if not setup.implementation.uses_table:
-        pytest.skip(f'{setup.implementation.id} may start anywhere; its own tests say so')
     with pytest.raises(InvalidSequenceValue):
         setup.implementation.register('seq', session, start=start)
 
@@ -222,7 +215,7 @@ def test_restart_refuses_a_value_the_sequence_cannot_hand_out(setup, session, va
         sequence.restart(session, value, force=True)
 
 
-@pytest.mark.usefixtures('in_transaction')
+@in_transaction
 def test_restart_is_undone_by_a_rollback(setup, session):
     sequence = registered(setup, session)
     sequence.restart(session, 50)
@@ -230,7 +223,7 @@ def test_restart_is_undone_by_a_rollback(setup, session):
     assert take(session, sequence) == 1
 
 
-@pytest.mark.usefixtures('at_once')
+@at_once
 def test_restart_takes_effect_at_once_and_a_rollback_does_not_undo_it(setup, session):
     sequence = registered(setup, session)
     transaction.begin()
@@ -297,7 +290,7 @@ def test_drop_sequence_of_an_unregistered_name_drops_what_is_stored_and_nothing_
     assert other.current(session) == top_of_block(setup, 2)
 
 
-@pytest.mark.usefixtures('in_transaction')
+@in_transaction
 def test_drop_sequence_is_undone_by_a_rollback(setup, session):
     take(session, registered(setup, session), 3)
     drop_sequence('seq', session)
@@ -306,7 +299,7 @@ def test_drop_sequence_is_undone_by_a_rollback(setup, session):
         assert setup.implementation.create('seq', session).current(session) == 3
 
 
-@pytest.mark.usefixtures('at_once')
+@at_once
 def test_drop_sequence_takes_effect_at_once_and_a_rollback_does_not_undo_it(setup, session):
     take(session, registered(setup, session), 3)
     transaction.begin()

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from mortar_rdb.sequence.errors import NativeSequenceExhausted, SequenceOverflow
 from mortar_rdb.sequence.generic import sequences
+from tests.guarantees.cases import applies
 
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
@@ -23,13 +24,13 @@ def legacy_table(engine: Any) -> None:
     old.create_all(engine)
 
 
-def needs_the_table(setup: Any) -> None:
-    if not setup.implementation.uses_table:
-        pytest.skip(f'{setup.implementation.id} does not store its values in the sequences table')
+#: Only implementations that store their values in the sequences table.
+in_the_table = applies(lambda implementation, backend: implementation.uses_table)
+#: Only native sequences, which keep their values out of the table.
+native = applies(lambda implementation, backend: not implementation.uses_table)
 
 
 def sequence_at(setup: Any, engine: Any, value: int) -> Any:
-    needs_the_table(setup)
     with Session(engine) as session:
         sequence = setup.implementation.register('seq', session)
         session.execute(update(sequences).where(sequences.c.name == 'seq').values(current=value))
@@ -42,6 +43,7 @@ def stored(engine: Any) -> Any:
         return session.scalar(sequences.select().with_only_columns(sequences.c.current))
 
 
+@in_the_table
 def test_a_64_bit_column_hands_out_its_largest_value_then_refuses(setup):
     engine = setup.engine()
     sequence = sequence_at(setup, engine, INT64_MAX - 1)
@@ -54,6 +56,7 @@ def test_a_64_bit_column_hands_out_its_largest_value_then_refuses(setup):
     assert isinstance(stored(engine), int)
 
 
+@in_the_table
 def test_a_full_64_bit_sequence_refuses_and_leaves_the_transaction_usable(setup):
     engine = setup.engine()
     sequence = sequence_at(setup, engine, INT64_MAX)
@@ -67,10 +70,9 @@ def test_a_full_64_bit_sequence_refuses_and_leaves_the_transaction_usable(setup)
     assert str(INT64_MAX) in str(caught.value)
 
 
+# SQLite stores every integer in 64 bits: see the next test.
+@applies(lambda implementation, backend: implementation.uses_table and backend != 'sqlite')
 def test_a_legacy_32_bit_column_refuses_to_go_past_2_to_the_31_minus_1(setup):
-    if setup.backend == 'sqlite':
-        pytest.skip('SQLite stores every integer in 64 bits: see the next test')
-    needs_the_table(setup)
     engine = setup.engine()
     legacy_table(engine)
     sequence = sequence_at(setup, engine, INT32_MAX - 1)
@@ -82,10 +84,9 @@ def test_a_legacy_32_bit_column_refuses_to_go_past_2_to_the_31_minus_1(setup):
     assert stored(engine) == INT32_MAX
 
 
+# Only SQLite ignores the declared width of an integer column.
+@applies(lambda implementation, backend: implementation.uses_table and backend == 'sqlite')
 def test_a_legacy_32_bit_column_on_sqlite_goes_on_past_2_to_the_31(setup):
-    if setup.backend != 'sqlite':
-        pytest.skip('only SQLite ignores the declared width of an integer column')
-    needs_the_table(setup)
     engine = setup.engine()
     legacy_table(engine)
     sequence = sequence_at(setup, engine, INT32_MAX - 1)
@@ -102,13 +103,6 @@ def test_a_legacy_32_bit_column_on_sqlite_goes_on_past_2_to_the_31(setup):
 NATIVE_MAX = {'postgresql': INT64_MAX, 'mysql': INT64_MAX - 1}
 
 
-@pytest.fixture
-def native(setup: Any) -> Any:
-    if setup.implementation.uses_table:
-        pytest.skip(f'{setup.implementation.id} keeps its values in the sequences table: see the tests above')
-    return setup
-
-
 def native_below_its_largest(setup: Any) -> tuple[Any, Any, int]:
     """The engine, a native sequence whose next value is its largest, and that value."""
     engine = setup.engine()
@@ -119,8 +113,9 @@ def native_below_its_largest(setup: Any) -> tuple[Any, Any, int]:
     return engine, sequence, largest
 
 
-def test_a_native_sequence_hands_out_its_largest_value_then_refuses(native):
-    engine, sequence, largest = native_below_its_largest(native)
+@native
+def test_a_native_sequence_hands_out_its_largest_value_then_refuses(setup):
+    engine, sequence, largest = native_below_its_largest(setup)
     with Session(engine) as session:
         assert sequence.next(session) == largest
         with pytest.raises(NativeSequenceExhausted, match='start a new sequence'):
@@ -130,8 +125,9 @@ def test_a_native_sequence_hands_out_its_largest_value_then_refuses(native):
         assert sequence.current(session) == largest
 
 
-def test_an_exhausted_native_sequence_keeps_refusing_and_takes_nothing(native):
-    engine, sequence, largest = native_below_its_largest(native)
+@native
+def test_an_exhausted_native_sequence_keeps_refusing_and_takes_nothing(setup):
+    engine, sequence, largest = native_below_its_largest(setup)
     with Session(engine) as session:
         assert sequence.next(session) == largest
     for _ in range(2):

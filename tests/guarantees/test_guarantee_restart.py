@@ -8,9 +8,8 @@ Every test leaves the servers running.
 from __future__ import annotations
 
 import subprocess
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +18,10 @@ import transaction
 
 from mortar_rdb import get_session, register_session
 from mortar_rdb.sequence.errors import SequenceConnectionLost
+from tests.guarantees.cases import on_callers_connection, on_own_connection, on_servers
 
-pytestmark = pytest.mark.restarts_servers
+# SQLite has no server to restart.
+pytestmark = [pytest.mark.restarts_servers, on_servers]
 
 PG_VERSION = sorted(path.name for path in Path('/etc/postgresql').glob('*'))[-1:] or ['15']
 IS_UP = {
@@ -76,8 +77,6 @@ def restart(backend: str) -> None:
 
 @pytest.fixture
 def server(setup: Any) -> Iterator[Any]:
-    if setup.backend == 'sqlite':
-        pytest.skip('SQLite has no server to restart')
     try:
         yield setup
     finally:
@@ -94,7 +93,7 @@ def registered(server: Any, **engine_options: Any) -> Any:
     return sequence
 
 
-@pytest.mark.usefixtures('callers_connection')  # the next test covers the others
+@on_callers_connection  # the next test covers the others
 def test_after_a_restart_the_first_transaction_fails_retryably_and_the_retry_recovers(server):
     sequence = registered(server)
     restart(server.backend)
@@ -110,7 +109,7 @@ def test_after_a_restart_the_first_transaction_fails_retryably_and_the_retry_rec
     assert [type(error) for error in errors] == [SequenceConnectionLost]
 
 
-@pytest.mark.usefixtures('own_connection')
+@on_own_connection
 def test_after_a_restart_a_pooled_sequence_reserves_its_next_block_on_a_new_connection_unseen(server):
     sequence = registered(server)  # took 1 of its first block
     block = server.implementation.options['block_size']
@@ -128,46 +127,11 @@ def test_after_a_restart_pool_pre_ping_replaces_the_dead_connections_unseen(serv
         assert sequence.next(get_session()) == 2
 
 
-class Running:
-    """A patient worker (see worker.py), whose output is read as it comes so
-    that it never stops on a full pipe, and which runs until stopped."""
-
-    def __init__(self, server: Any) -> None:
-        self.process = server.worker('patient', 'seq', stdin=subprocess.PIPE)
-        self.lines: list[str] = []
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip('\n'))
-
-    def taken(self) -> list[int]:
-        """The values this worker has committed so far, in order."""
-        return [int(line.split()[1]) for line in list(self.lines) if line.startswith('took ')]
-
-    def wait_until(self, done: Callable[[list[int]], bool], what: str) -> None:
-        deadline = time.monotonic() + 120
-        while not done(self.taken()):
-            assert self.process.poll() is None, f'the worker ended before it {what}: {self.lines[-5:]}'
-            assert time.monotonic() < deadline, f'the worker has not {what} within 120 s: {self.lines[-5:]}'
-            time.sleep(0.05)
-
-    def stop(self) -> int:
-        """Close stdin, so the worker ends after its current transaction."""
-        assert self.process.stdin is not None
-        self.process.stdin.close()
-        returncode = self.process.wait(timeout=300)
-        self.reader.join(timeout=10)
-        return returncode
-
-
 def test_workers_running_through_a_restart_go_on_and_commit_no_value_twice(server):
     with transaction.manager:
         register_session(engine=server.engine())
         server.implementation.register('seq', get_session())
-    workers = [Running(server) for _ in range(2)]
+    workers = [server.worker('patient', 'seq') for _ in range(2)]
     try:
         for worker in workers:
             worker.wait_until(bool, 'committed a value')

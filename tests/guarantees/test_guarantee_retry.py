@@ -13,23 +13,20 @@ import pytest
 import transaction
 from sqlalchemy import event, insert, select
 from sqlalchemy.orm import Session
-from taken_table import taken
 from transaction.interfaces import TransientError
+from zope.sqlalchemy import mark_changed
 
 from mortar_rdb import get_session, register_session
 from mortar_rdb.sequence.errors import SequenceConflict
 from mortar_rdb.sequence.generic import sequences
-from mortar_rdb.transactions import mark_written
+from tests.guarantees.cases import applies
+from tests.workers import taken
 
-LEVELS = ['READ COMMITTED', 'REPEATABLE READ', 'SERIALIZABLE']
-#: the isolation levels each database offers; SQLite's transactions are
-#: always serializable
-OFFERED = {'sqlite': ['SERIALIZABLE'], 'postgresql': LEVELS, 'mysql': LEVELS}
+# A test taking ``level`` runs at each isolation level its database offers
+# (tests/databases.py lists them): see conftest.py.
 
-
-def offered(setup: Any, level: str) -> None:
-    if level not in OFFERED[setup.backend]:
-        pytest.skip(f'{setup.backend} has no {level} isolation level')
+#: Only implementations whose next() makes other transactions wait for the caller's.
+blocking = applies(lambda implementation, backend: implementation.blocks_others)
 
 
 def register(setup: Any, engine: Any, name: str = 'seq') -> Any:
@@ -81,13 +78,8 @@ def in_thread(function: Callable[[], Any]) -> Callable[[], Any]:
     return result
 
 
-def blocking(setup: Any) -> None:
-    if not setup.implementation.blocks_others:
-        pytest.skip(f'{setup.implementation.id} never makes one transaction wait for another')
-
-
+@blocking
 def test_waiting_too_long_for_a_held_sequence_raises_a_retryable_error(setup):
-    blocking(setup)
     engine = setup.engine(short_lock_wait=True)
     sequence = register(setup, engine)
     with Session(engine) as holder, Session(engine) as waiter:
@@ -125,8 +117,8 @@ def held_for_a_while(setup: Any) -> tuple[Any, Callable[[], Any]]:
     return sequence, held
 
 
+@blocking
 def test_attempts_retries_a_transaction_until_the_holder_commits(setup):
-    blocking(setup)
     sequence, held = held_for_a_while(setup)
     tries = 0
     for attempt in transaction.manager.attempts(50):
@@ -137,8 +129,8 @@ def test_attempts_retries_a_transaction_until_the_holder_commits(setup):
     assert tries > 1
 
 
+@blocking
 def test_run_retries_a_function_until_the_holder_commits(setup):
-    blocking(setup)
     sequence, held = held_for_a_while(setup)
     tries = []
 
@@ -175,11 +167,9 @@ def stale_read_fails(setup: Any, level: str) -> list[str]:
     return []
 
 
-@pytest.mark.parametrize('level', LEVELS)
 def test_a_transaction_that_read_the_row_before_another_took_a_value_gets_the_next_value_or_a_retryable_error(
     setup, level
 ):
-    offered(setup, level)
     engine = setup.engine(short_lock_wait=True, isolation_level=level)
     sequence = register(setup, engine)
     values: dict[str, int] = {}
@@ -239,9 +229,7 @@ class Rollback(Exception):
     """Raised to roll a transaction back on purpose."""
 
 
-@pytest.mark.parametrize('level', LEVELS)
 def test_concurrent_transactions_neither_duplicate_nor_lose_values(setup, level):
-    offered(setup, level)
     engine = setup.engine(isolation_level=level)
     sequence = register(setup, engine)
     register_session(engine=engine)
@@ -259,7 +247,7 @@ def test_concurrent_transactions_neither_duplicate_nor_lose_values(setup, level)
                 time.sleep(chance.random() / 100)
                 value = sequence.next(session)
                 session.execute(insert(taken).values(name='seq', value=value))
-                mark_written(session())
+                mark_changed(session)
                 if roll_back:
                     raise Rollback()
                 return value
@@ -296,10 +284,10 @@ def sqlite_with_real_transactions(setup: Any) -> Any:
     return engine
 
 
+# SQLite only: its whole database has a single write lock.
+@applies(lambda implementation, backend: backend == 'sqlite' and implementation.blocks_others)
 @pytest.mark.parametrize('journal', ['delete', 'wal'])
 def test_sqlite_refusing_to_wait_for_a_lock_it_could_deadlock_on_is_retryable(setup, journal):
-    if setup.backend != 'sqlite' or not setup.implementation.blocks_others:
-        pytest.skip('SQLite only: its whole database has a single write lock')
     with setup.engine().connect() as connection:
         connection.exec_driver_sql(f'PRAGMA journal_mode = {journal}')
     engine = sqlite_with_real_transactions(setup)

@@ -6,12 +6,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.implementations import BY_ID, IMPLEMENTATIONS
+
 SOAK = Path(__file__).parents[2] / 'benchmarks' / 'soak.py'
 
 
-# On SQLite, which has no native sequences; the soak runs the others against
-# every database (docs/guarantees.rst gives its figures).
-@pytest.mark.parametrize('implementation', ['generic', 'pooled'])
+# On SQLite, so every implementation that runs there; the soak runs them all
+# against every database (docs/guarantees.rst gives its figures).
+@pytest.mark.parametrize('implementation', [i.id for i in IMPLEMENTATIONS if 'sqlite' in i.databases])
 def test_a_short_soak_reports_no_duplicates(tmp_path, implementation):
     url = f'sqlite:///{tmp_path}/soak.db?timeout=60'
     done = subprocess.run(
@@ -37,5 +39,5 @@ def test_a_short_soak_reports_no_duplicates(tmp_path, implementation):
     assert report['database'] == 'sqlite'
     assert int(report['committed']) > 0
     # Only a gapless sequence can miss a value; the others report '-'.
-    missing = '0' if implementation == 'generic' else '-'
+    missing = '0' if BY_ID[implementation].gapless else '-'
     assert (report['duplicates'], report['missing'], report['lost']) == ('0', missing, '0')

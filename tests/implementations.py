@@ -1,13 +1,15 @@
-"""The implementations whose guarantees tests/guarantees checks.
+"""Every sequence implementation, and what it promises: the one list.
 
-Adding an implementation to every guarantee test is one entry in
-IMPLEMENTATIONS. Worker processes import this module too, and find an
-implementation by its ``id``.
+tests/guarantees checks each promise for every implementation and database
+where it applies; tests/workers.py finds an implementation by its ``id``;
+benchmarks/implementations.py and benchmarks/soak.py measure and soak the
+same list. Adding an implementation to all of them is one entry in
+IMPLEMENTATIONS.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Engine
@@ -39,6 +41,17 @@ class Implementation:
     refuses_name: Callable[[str, str], bool] = lambda name, backend: False
     #: database backend names (SQLAlchemy's, e.g. 'mysql' for MariaDB)
     databases: frozenset[str] = ALL_DATABASES
+
+    def runs_on(self, engine: Engine) -> bool:
+        """Whether the implementation works on ``engine``'s database (MariaDB
+        has native sequences from 10.3: known once the engine has connected)."""
+        if engine.dialect.name not in self.databases:
+            return False
+        return self.uses_table or bool(engine.dialect.supports_sequences)
+
+    def with_options(self, id: str, **options: Any) -> Implementation:
+        """The same implementation under another ``id``, with other options (a pooled block size)."""
+        return replace(self, id=id, options={**self.options, **options})
 
     def prepare(self, engine: Engine) -> None:
         """Create what the implementation needs in an empty database."""

@@ -1,0 +1,1 @@
+"""A small invoicing application, the example of docs/lifecycle.rst."""

@@ -1,0 +1,161 @@
+"""A command line that creates and drops the tables of a
+:class:`~mortar_rdb.controlled.Config`: :class:`Scripts`, also importable as
+``mortar_rdb.controlled.Scripts``.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from argparse import ArgumentParser, Namespace, RawDescriptionHelpFormatter
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from sqlalchemy import URL, Engine, Table, create_engine, inspect, make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+if TYPE_CHECKING:
+    from .controlled import Config
+
+__all__ = ['Scripts']
+
+logger = logging.getLogger('mortar_rdb.controlled')
+
+#: What a user can get wrong about the database: a bad URL, a missing driver, a server out of reach.
+_USER_MISTAKES = (SQLAlchemyError, ImportError, ValueError, OSError)
+
+
+def _shown(url: str | URL) -> str:
+    """``url`` as text, with any password hidden."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy can read: hide what looks like a password anyway
+        return re.sub(r'(//[^:/@]*:)[^@]*@', r'\1***@', str(url))
+
+
+def _reason(error: BaseException) -> str:
+    """The first line of what went wrong, from the driver where there is one."""
+    text = str(getattr(error, 'orig', None) or error) or type(error).__name__
+    return text.strip().splitlines()[0]
+
+
+class Scripts:
+    """Create and drop the tables of ``config`` in the database at ``url``, from the command line.
+
+    Make one in a small script of your application and call it::
+
+        import sys
+        from mortar_rdb.controlled import Scripts
+        from sample.model import config
+
+        scripts = Scripts('postgresql+psycopg://localhost/sample', config, failsafe=False)
+
+        if __name__ == '__main__':
+            sys.exit(scripts())
+
+    It can also be a console script entry point. The commands are ``create``
+    (which refuses when the database already has tables) and ``drop`` (which
+    drops every table in the database, and refuses unless ``failsafe`` is
+    true: keep it false for a production database). ``--url`` acts on
+    another database. What it does is logged to the ``mortar_rdb.controlled``
+    logger, which prints to standard output while the script runs.
+
+    :param url: the SQLAlchemy URL of the database, or None to require ``--url``.
+    :param config: the :class:`~mortar_rdb.controlled.Config` whose tables to create.
+    :param failsafe: True if every table of this database may be dropped.
+    """
+
+    def __init__(self, url: str | URL | None, config: Config, failsafe: bool) -> None:
+        self.url = url
+        self.config = config
+        self.failsafe = failsafe
+
+    def __call__(self, argv: Sequence[str] | None = None) -> int:
+        """Run the command in ``argv`` (by default the process's arguments).
+
+        Returns 0 when done, 1 when it refused, and 2 when the database could
+        not be used; a mistake is reported in one line, without a traceback.
+        """
+        parser = ArgumentParser()
+        self.setup_parser(parser)
+        args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
+        url = args.url or self.url
+        if url is None:
+            parser.error('no database URL: pass --url')
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter('%(message)s'))
+        level = logger.level
+        logger.addHandler(handler)
+        if not logger.isEnabledFor(logging.INFO):
+            logger.setLevel(logging.INFO)
+        try:
+            return self.run(url, args)
+        except _USER_MISTAKES as error:
+            logger.error('Cannot use the database at %s: %s', _shown(url), _reason(error))
+            logger.error('Check the URL, or pass another with --url.')
+            return 2
+        finally:
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+
+    def setup_parser(self, parser: ArgumentParser) -> None:
+        """Add the ``--url`` option and the ``create`` and ``drop`` commands to ``parser``.
+
+        For applications that build their own command line around these commands.
+        """
+        description = []
+        if self.url is not None:
+            description.append(f'The database acted on is at:\n{_shown(self.url)}')
+        tables = '\n'.join(table.name for table in self._tables_in_order()) or '(none)'
+        description.append(f'The tables in the configuration:\n{tables}')
+        parser.description = '\n\n'.join(description)
+        parser.formatter_class = RawDescriptionHelpFormatter
+        parser.add_argument('--url', help='act on the database at this SQLAlchemy URL instead')
+        commands = parser.add_subparsers(dest='command', metavar='command', required=True)
+        commands.add_parser('create', help='Create all the tables of the configuration in an empty database.')
+        commands.add_parser('drop', help='Drop all tables in the database (only if failsafe is true).')
+
+    def run(self, url: str | URL, args: Namespace) -> int:
+        """Run the command parsed into ``args`` on ``args.url``, else ``url``.
+
+        Logs what it does; returns 0 when done and 1 when it refused.
+        """
+        url = args.url or url
+        engine = create_engine(url)
+        try:
+            logger.info('For database at %s:', _shown(url))
+            done = self.create(engine) if args.command == 'create' else self.drop(engine)
+        finally:
+            engine.dispose()
+        return 0 if done else 1
+
+    def create(self, engine: Engine) -> bool:
+        """Create the tables of the configuration, if the database has no tables yet.
+
+        Returns whether it did.
+        """
+        existing = sorted(inspect(engine).get_table_names())
+        if existing:
+            logger.error('Refusing to create as the following tables exist:')
+            for name in existing:
+                logger.error('%s', name)
+            return False
+        logger.info('Creating the following tables:')
+        for table in self._tables_in_order():
+            logger.info('%s', table.name)
+        self.config.create(engine)
+        return True
+
+    def drop(self, engine: Engine) -> bool:
+        """Drop every table in the database, if ``failsafe`` allows it. Returns whether it did."""
+        if not self.failsafe:
+            logger.error('Refusing to drop all tables due to failsafe.')
+            return False
+        from .sessions import drop_tables  # here, so that importing controlled stays light
+
+        logger.info('Dropping all tables.')
+        drop_tables(engine)
+        return True
+
+    def _tables_in_order(self) -> list[Table]:
+        return [table for source in self.config.sources for table in source.metadata.sorted_tables]
