@@ -72,7 +72,28 @@ class NativeOperationUnsupported(SequenceError, NotImplementedError):
     """mortar_rdb cannot do this to a native sequence on this database."""
 
 
-class SequenceTableMissing(SequenceError, exc.ProgrammingError, exc.OperationalError):
+class _AlsoTheDriversError(exc.DBAPIError):
+    """For our errors that replace a driver error 3.0 let through: they are
+    also the SQLAlchemy error it became, so code written for 3.0 that
+    catches that still catches ours. The driver's error is :attr:`orig`.
+    """
+
+    def _keep(self, orig: BaseException | None) -> None:
+        # What SQLAlchemy's handlers of a DBAPIError may look at.
+        self.orig = orig  # type: ignore[assignment]
+        self.statement = None
+        self.params = None
+        self.ismulti = None
+        self.hide_parameters = False
+        self.connection_invalidated = False
+        self.detail = []
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # SQLAlchemy's errors pickle their statement; ours their facts.
+        return (type(self), self.args)
+
+
+class SequenceTableMissing(_AlsoTheDriversError, SequenceError, exc.ProgrammingError, exc.OperationalError):
     """The ``sequences`` table does not exist in the database.
 
     It is also the SQLAlchemy error that the database's driver raises for a
@@ -85,14 +106,7 @@ class SequenceTableMissing(SequenceError, exc.ProgrammingError, exc.OperationalE
     def __init__(self, where: str, orig: BaseException | None = None) -> None:
         Exception.__init__(self, where)
         self.where = where
-        # What SQLAlchemy's handlers of a ProgrammingError may look at.
-        self.orig = orig  # type: ignore[assignment]
-        self.statement = None
-        self.params = None
-        self.ismulti = None
-        self.hide_parameters = False
-        self.connection_invalidated = False
-        self.detail = []
+        self._keep(orig)
 
     def __str__(self) -> str:
         return (
@@ -101,10 +115,6 @@ class SequenceTableMissing(SequenceError, exc.ProgrammingError, exc.OperationalE
             'mortar_rdb.sequence.generic.source in your Config, '
             'or "python -m mortar_rdb.sequence create-table --url URL".'
         )
-
-    def __reduce__(self) -> tuple[object, ...]:
-        # SQLAlchemy's errors pickle their statement; this one only its database.
-        return (type(self), (self.where,))
 
 
 class SequenceMissing(SequenceError, LookupError):
@@ -309,17 +319,18 @@ _RETRY = (
 )
 
 
-class SequenceRetryable(SequenceError, TransientError):
+class SequenceRetryable(_AlsoTheDriversError, SequenceError, TransientError, exc.OperationalError):
     """The transaction failed in a way that is safe to run again from the start.
 
     It is a :class:`transaction.interfaces.TransientError`, which is what
     :meth:`transaction.manager.attempts` and :meth:`transaction.manager.run`
-    retry. The database error is kept as :attr:`orig`.
+    retry, and SQLAlchemy's ``OperationalError``, which the driver's error
+    became in mortar_rdb 3.0. The database error is kept as :attr:`orig`.
     """
 
     def __init__(self, orig: BaseException, *more: object) -> None:
-        super().__init__(orig, *more)
-        self.orig = orig
+        Exception.__init__(self, orig, *more)
+        self._keep(orig)
 
 
 class SequenceConflict(SequenceRetryable):
@@ -352,6 +363,6 @@ class SequenceConnectionLost(SequenceRetryable):
         )
 
 
-def _first_line(error: BaseException) -> str:
+def _first_line(error: BaseException | None) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
