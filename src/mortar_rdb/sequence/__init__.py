@@ -7,9 +7,9 @@ from sqlalchemy.orm import Session, scoped_session
 
 from ..interfaces import IManagedSequence, ISequence
 from ..registry import components
+from ._table import metadata
 from .errors import not_registered
 from .generic import SequenceImplementation
-from .table import metadata
 
 __all__ = ['drop_sequence', 'get_sequence', 'metadata', 'register_sequence']
 

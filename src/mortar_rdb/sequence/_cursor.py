@@ -26,9 +26,10 @@ from weakref import WeakKeyDictionary
 from sqlalchemy import Connection, Engine, Sequence, exc
 from sqlalchemy.orm import Session, scoped_session
 
-from ..identifiers import identifier
+from .._identifiers import identifier
 from ..transactions import mark_written
 from ._dialects import Meaning, NativeSQL, TableUpgrade, codes_for, meaning, native_sql_for, table_sql_for, upgrade_for
+from ._table import TableShape, read_shape, sequences
 from .errors import (
     NativeSequenceExhausted,
     NativeSequenceMissing,
@@ -37,7 +38,6 @@ from .errors import (
     SequenceConnectionLost,
     SequenceTableMissing,
 )
-from .table import TableShape, read_shape, sequences
 
 __all__ = [
     'ConnectionCursor',

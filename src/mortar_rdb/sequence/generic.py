@@ -12,10 +12,10 @@ from zope.interface import implementer, provider
 
 from ..interfaces import IManagedSequence, IManagedSequenceFactory
 from ._cursor import ConnectionCursor, session_cursor
+from ._names import check_name
+from ._table import INT64_MAX, metadata, sequences, source
+from ._values import check_count, check_value
 from .errors import InvalidSequenceValue, SequenceMissing, SequenceOverflow, SequenceRestartRefused
-from .names import check_name
-from .table import INT64_MAX, metadata, sequences, source
-from .values import check_count, check_value
 
 __all__ = ['SequenceImplementation', 'metadata', 'sequences', 'source']
 

@@ -32,6 +32,9 @@ from zope.interface import implementer, provider
 from ..interfaces import IManagedSequence, IManagedSequenceFactory
 from ._cursor import ConnectionCursor, PerEngine, native_session_cursor
 from ._dialects import Meaning, NativeSQL
+from ._names import check_name
+from ._table import INT64_MAX
+from ._values import check_count, check_value
 from .errors import (
     InvalidSequenceValue,
     NoNativeSequences,
@@ -39,9 +42,6 @@ from .errors import (
     SequenceRestartRefused,
 )
 from .generic import reported
-from .names import check_name
-from .table import INT64_MAX
-from .values import check_count, check_value
 
 __all__ = ['SequenceImplementation', 'names']
 

@@ -36,8 +36,8 @@ from ..interfaces import IManagedSequence, IManagedSequenceFactory
 from ..sessions import AnySession
 from ._cursor import TABLE_BIND
 from ._reserver import forget_blocks_after_fork, refuse_if_caller_locks_out, reserver_for
+from ._values import check_count
 from .errors import InvalidSequenceValue, SharedConnectionPool
-from .values import check_count
 
 __all__ = ['DEFAULT_BLOCK_SIZE', 'SequenceImplementation']
 

@@ -2,7 +2,7 @@
 
 mortar_rdb 3.0 made ``name VARCHAR(20)`` and a 32-bit, nullable
 ``current``; :func:`upgrade_table` widens such a table in place to the shape
-of :data:`~mortar_rdb.sequence.table.sequences` without changing a value.
+of :data:`~mortar_rdb.sequence.generic.sequences` without changing a value.
 Each function takes an engine (and uses a transaction of its own) or a
 connection (and uses the caller's transaction, as in an Alembic migration).
 The DDL for each database is in :mod:`mortar_rdb.sequence._dialects.upgrade`.
@@ -15,8 +15,8 @@ from typing import Literal, TypeVar
 from sqlalchemy import Connection, Engine, inspect, select
 
 from ._cursor import per_engine
+from ._table import sequences
 from .errors import SequenceTableMissing, SequenceTableNotUpgradable
-from .table import sequences
 
 __all__ = ['create_or_upgrade_table', 'create_table', 'outdated', 'upgrade_table']
 

@@ -12,9 +12,9 @@ from sqlalchemy import BigInteger, Connection, CursorResult, Engine, Sequence, f
 from sqlalchemy.engine import Dialect
 from sqlalchemy.schema import CreateSequence, DropSequence
 
-from ...identifiers import identifier
+from ..._identifiers import identifier
+from .._table import INT64_MAX
 from ..errors import InvalidSequenceName, NativeOperationUnsupported
-from ..table import INT64_MAX
 
 __all__ = ['NativeSQL', 'native_sql_for']
 

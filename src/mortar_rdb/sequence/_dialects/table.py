@@ -18,7 +18,7 @@ from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import BindParameter
 
-from ..table import INT64_MAX, sequences
+from .._table import INT64_MAX, sequences
 
 __all__ = ['MySQL', 'PostgreSQL', 'SQLite', 'SequenceSQL', 'Statement']
 

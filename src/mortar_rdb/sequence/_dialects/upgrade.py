@@ -9,8 +9,8 @@ from sqlalchemy import BigInteger, Connection, inspect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.schema import CreateTable
 
+from .._table import NAME_LENGTH, sequences
 from ..errors import SequenceTableNotUpgradable
-from ..table import NAME_LENGTH, sequences
 
 __all__ = ['TableUpgrade', 'upgrade_for']
 
