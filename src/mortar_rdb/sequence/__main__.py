@@ -1,93 +1,216 @@
 """The command line: ``python -m mortar_rdb.sequence`` or ``mortar-sequence``.
 
-``next NAME`` creates the sequences table and the sequence when they are
-missing, so that on a fresh directory ``python -m mortar_rdb.sequence next
-invoices`` prints 1, then 2. Every other command needs them to exist.
-A mistake prints one line on stderr and exits with status 1 (2 for a
-command line that does not parse); there is no traceback.
+What it promises (docs/operations.rst says the same to its users):
+
+- ``next`` writes the values out before it commits, and rolls back if
+  writing fails, so a generic sequence spends no number nobody saw.
+- ``next`` creates a missing table or sequence only with ``--create``;
+  ``current`` and ``list`` never create anything, not even a SQLite file.
+- ``--timeout`` bounds connecting, each statement and each lock wait; Ctrl-C
+  rolls back and exits with status 130.
+- Exit status 0 on success, 1 for a refused or failed operation, 2 for a
+  command line that is not right (an unknown command or flag, a value no
+  sequence can take); every failure is one line on stderr, never a traceback.
 """
 from __future__ import annotations
 
 import argparse
+import errno
+import json
 import os
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+import time
+import unicodedata
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from importlib import metadata
 from typing import Any, NoReturn
 
-from sqlalchemy import Engine, create_engine, exc, make_url
+from sqlalchemy import Engine, exc, make_url
 
 from . import _operations as operations
-from .errors import SequenceError
+from ._cli_messages import DEFAULT_URL, Context, explain
+from ._names import check_name
+from ._table import INT64_MAX
+from ._timeouts import bounded_engine
+from .errors import InvalidSequenceName, SequenceError
 
-DEFAULT_URL = 'sqlite:///sequences.db'
 URL_HELP = 'SQLAlchemy database URL (default: $MORTAR_RDB_URL, else %s, a file in the current directory)'
+DEFAULT_TIMEOUT = 10.0
+TIMEOUT_HELP = (
+    'give up after waiting this long to connect, for a lock or for a statement '
+    f'(default {DEFAULT_TIMEOUT:g})'
+)
+#: How long a wait lasts before the command says, on a terminal, what it waits for.
+NOTICE_AFTER = 1.0
+INTERRUPTED = 130
 
 
 class _Parser(argparse.ArgumentParser):
-    """Reports a command line that does not parse in one line."""
+    """Reports a command line that does not parse in one line, with status 2."""
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f'{self.prog}: error: {message} (see {self.prog} --help)\n')
 
 
-def _positive(text: str) -> int:
+class _Failed(Exception):
+    """A failure the command line describes itself, in one line."""
+
+
+class _WriteFailed(Exception):
+    """Writing the output failed; ``error`` is the OSError."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+# Values on the command line: a value no sequence could take is a usage mistake (2).
+
+
+def _whole(text: str, what: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f'{text!r} is not a whole number') from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f'{text} is below 1; sequence values and counts start at 1')
+        raise argparse.ArgumentTypeError(f'{what} must be a whole number, not {text!r}') from None
+    if not 1 <= value <= INT64_MAX:
+        raise argparse.ArgumentTypeError(f'{what} must be between 1 and {INT64_MAX}, not {text}')
     return value
+
+
+def _value(text: str) -> int:
+    return _whole(text, 'the value')
+
+
+def _count(text: str) -> int:
+    return _whole(text, 'the count')
+
+
+def _name(text: str) -> str:
+    try:
+        return check_name(text)
+    except InvalidSequenceName as error:
+        raise argparse.ArgumentTypeError(str(error).rstrip('.')) from None
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'the timeout must be a number of seconds, not {text!r}') from None
+    if not 0 < value <= 86400:
+        raise argparse.ArgumentTypeError(f'the timeout must be more than 0 and at most 86400 seconds, not {text}')
+    return value
+
+
+# Output -----------------------------------------------------------------------
+
+
+def _write(text: str) -> None:
+    """Write ``text`` to stdout, all of it, so that a closed pipe or a full disk fails here.
+
+    Straight to the file descriptor: Python's buffered writer keeps quiet
+    about the part of a large write that a pipe closed in the middle of
+    never took.
+    """
+    stream = sys.stdout
+    try:
+        stream.flush()
+        try:
+            descriptor = stream.fileno()
+        except (AttributeError, OSError, ValueError):
+            stream.write(text)  # not a file (captured, say): it cannot fail halfway
+            stream.flush()
+            return
+        rest = memoryview(text.encode(stream.encoding or 'utf-8', stream.errors or 'strict'))
+        while rest:
+            rest = rest[os.write(descriptor, rest) :]
+    except OSError as error:
+        raise _WriteFailed(error) from error
 
 
 def _shown(value: int | None) -> str:
     return 'none' if value is None else str(value)
 
 
-def _where(engine: Engine) -> str:
-    return engine.url.render_as_string(hide_password=True)
+_LINE_BREAKING = {'Cc', 'Zl', 'Zp'}
 
 
-def _next(engine: Engine, arguments: argparse.Namespace) -> None:
-    for value in operations.take(engine, arguments.name, arguments.count, arguments.impl):
-        print(value)
+def shown_name(name: str) -> str:
+    """``name`` as ``list`` prints it: as it is, or JSON-quoted when it would not
+    stay on one line (a control character or a line separator) or starts with a
+    double quote."""
+    if name.startswith('"') or any(unicodedata.category(character) in _LINE_BREAKING for character in name):
+        return json.dumps(name)
+    return name
 
 
-def _current(engine: Engine, arguments: argparse.Namespace) -> None:
-    print(_shown(operations.current(engine, arguments.name, arguments.impl)))
+def _json(document: object) -> str:
+    return json.dumps(document, ensure_ascii=False) + '\n'
 
 
-def _restart(engine: Engine, arguments: argparse.Namespace) -> None:
+# The commands -----------------------------------------------------------------
+
+
+def _next(engine: Engine, arguments: argparse.Namespace, context: Context) -> None:
+    def deliver(values: Sequence[int]) -> None:
+        if arguments.json:
+            _write(_json({'name': arguments.name, 'values': list(values)}))
+        else:
+            _write(''.join(f'{value}\n' for value in values))
+        context.delivered = True
+
+    operations.take(engine, arguments.name, arguments.count, arguments.impl, arguments.create, deliver)
+
+
+def _current(engine: Engine, arguments: argparse.Namespace, context: Context) -> None:
+    value = operations.current(engine, arguments.name, arguments.impl)
+    _write(_json({'name': arguments.name, 'current': value}) if arguments.json else f'{_shown(value)}\n')
+
+
+def _restart(engine: Engine, arguments: argparse.Namespace, context: Context) -> None:
     operations.restart(engine, arguments.name, arguments.value, arguments.force, arguments.impl)
-    print(f'{arguments.name}: the next value is {arguments.value}')
+    _write(f'{shown_name(arguments.name)}: the next value is {arguments.value}\n')
 
 
-def _drop(engine: Engine, arguments: argparse.Namespace) -> None:
+def _drop(engine: Engine, arguments: argparse.Namespace, context: Context) -> None:
     operations.drop(engine, arguments.name, arguments.impl)
-    print(f'dropped {arguments.name}')
+    _write(f'dropped {shown_name(arguments.name)}\n')
 
 
-def _list(engine: Engine, arguments: argparse.Namespace) -> None:
-    for name, value in operations.listing(engine, arguments.impl):
-        print(f'{name}\t{_shown(value)}')
+def _list(engine: Engine, arguments: argparse.Namespace, context: Context) -> None:
+    rows = operations.listing(engine, arguments.impl)
+    if arguments.json:
+        _write(_json([{'name': name, 'current': value} for name, value in rows]))
+    else:
+        _write(''.join(f'{shown_name(name)}\t{_shown(value)}\n' for name, value in rows))
 
 
-def _create_table(engine: Engine, arguments: argparse.Namespace) -> None:
+def _create_table(engine: Engine, arguments: argparse.Namespace, context: Context) -> None:
     if operations.create_table(engine):
-        print(f'created the sequences table in {_where(engine)}')
+        _write(f'created the sequences table in {context.url}\n')
         return
-    print(f'the sequences table already exists in {_where(engine)}')
     differences = operations.outdated(engine)
+    _write(f'the sequences table already exists in {context.url}\n')
     if differences:
-        print(f'it has the mortar_rdb 3.0 shape ({"; ".join(differences)}): run upgrade-table')
+        _write(f'it has the mortar_rdb 3.0 shape ({"; ".join(differences)}): run upgrade-table\n')
 
 
-def _upgrade_table(engine: Engine, arguments: argparse.Namespace) -> None:
+def _upgrade_table(engine: Engine, arguments: argparse.Namespace, context: Context) -> None:
     differences = operations.outdated(engine)
     if operations.upgrade_table(engine):
-        print(f'upgraded the sequences table in {_where(engine)}: {"; ".join(differences)}')
+        _write(f'upgraded the sequences table in {context.url}: {"; ".join(differences)}\n')
     else:
-        print(f'the sequences table in {_where(engine)} is already current; nothing to do')
+        _write(f'the sequences table in {context.url} is already current; nothing to do\n')
+
+
+def _version() -> str:
+    try:
+        return metadata.version('mortar_rdb')
+    except metadata.PackageNotFoundError:  # pragma: no cover - run from a bare checkout
+        return 'unknown'
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -96,12 +219,17 @@ def _parser() -> argparse.ArgumentParser:
         prog='mortar-sequence' if script else 'python -m mortar_rdb.sequence',
         description='Look after the sequences of a database: take values, inspect, restart and drop them, '
         'and create or upgrade their table.',
+        epilog='Exit status: 0 success, 1 refused or failed (one line on stderr says why), '
+        '2 a usage mistake, 130 interrupted. Example: %(prog)s next invoices --create',
     )
+    parser.add_argument('--version', action='version', version=f'%(prog)s {_version()}')
     url = os.environ.get('MORTAR_RDB_URL') or DEFAULT_URL
     parser.add_argument('--url', default=url, help=URL_HELP % DEFAULT_URL)
-    # --url is accepted after the command too; there it overrides.
+    parser.add_argument('--timeout', type=_seconds, default=DEFAULT_TIMEOUT, metavar='SECONDS', help=TIMEOUT_HELP)
+    # --url and --timeout are accepted after the command too; there they override.
     common = _Parser(add_help=False)
     common.add_argument('--url', default=argparse.SUPPRESS, help=URL_HELP % DEFAULT_URL)
+    common.add_argument('--timeout', type=_seconds, default=argparse.SUPPRESS, metavar='SECONDS', help=TIMEOUT_HELP)
     commands = parser.add_subparsers(dest='command', required=True, metavar='COMMAND', parser_class=_Parser)
 
     # Which sequences a command works on.
@@ -113,86 +241,244 @@ def _parser() -> argparse.ArgumentParser:
         help='generic: rows of the sequences table (the default); native: the database\'s own sequences',
     )
 
-    def command(name: str, run: Callable[[Engine, argparse.Namespace], None], summary: str, impl: bool = True) -> Any:
+    def command(name: str, run: Callable[..., None], summary: str, example: str, impl: bool = True) -> Any:
         sub = commands.add_parser(
-            name, parents=[common, kinds] if impl else [common], help=summary, description=summary
+            name,
+            parents=[common, kinds] if impl else [common],
+            help=summary,
+            description=summary,
+            epilog=f'example: {parser.prog} {example}',
+            formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         sub.set_defaults(run=run)
         return sub
 
-    command('create-table', _create_table, 'Create the sequences table if it is missing.', impl=False)
-    command('list', _list, 'Print the name and current value of every sequence, one per line.')
-    take = command(
-        'next', _next, 'Print the next value of a sequence, creating the table and the sequence if missing.'
+    def json_flag(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument('--json', action='store_true', help='print one JSON document instead')
+
+    command(
+        'create-table', _create_table, 'Create the sequences table if it is missing.', 'create-table', impl=False
     )
-    take.add_argument('name', help='the sequence name')
-    take.add_argument('--count', type=_positive, default=1, metavar='N', help='take N values, one per line (default 1)')
+    listed = command(
+        'list',
+        _list,
+        'Print the name and current value of every sequence, a tab between them, one line each; '
+        'a name that would break the line is printed JSON-quoted.',
+        'list --json',
+    )
+    json_flag(listed)
+    take = command(
+        'next',
+        _next,
+        'Print the next value of a sequence. Values are written before they are committed: '
+        'if writing fails, they are given back (not for --impl native).',
+        'next invoices --count 3',
+    )
+    take.add_argument('name', type=_name, help='the sequence name')
+    take.add_argument('--count', type=_count, default=1, metavar='N', help='take N values, one per line (default 1)')
+    take.add_argument(
+        '--create', action='store_true', help='create the sequences table and the sequence if they are missing'
+    )
+    json_flag(take)
     current = command(
         'current',
         _current,
         'Print the last value a sequence handed out ("none" before the first); takes nothing.',
+        'current invoices',
     )
-    current.add_argument('name', help='the sequence name')
+    current.add_argument('name', type=_name, help='the sequence name')
+    json_flag(current)
     restart = command(
-        'restart', _restart, 'Make VALUE the next value of a sequence; it will not move backwards without --force.'
+        'restart',
+        _restart,
+        'Make VALUE the next value of a sequence; it will not move backwards without --force.',
+        'restart invoices 5000',
     )
-    restart.add_argument('name', help='the sequence name')
-    restart.add_argument('value', type=_positive, help='the next value to hand out')
+    restart.add_argument('name', type=_name, help='the sequence name')
+    restart.add_argument('value', type=_value, help='the next value to hand out')
     restart.add_argument(
         '--force', action='store_true', help='move backwards too, although values may then be handed out twice'
     )
-    drop = command('drop', _drop, 'Delete a sequence and its value (a native sequence at once).')
-    drop.add_argument('name', help='the sequence name')
+    drop = command(
+        'drop', _drop, 'Delete a sequence and its value (a native sequence at once).', 'drop invoices'
+    )
+    drop.add_argument('name', type=_name, help='the sequence name')
     command(
         'upgrade-table',
         _upgrade_table,
         'Widen a mortar_rdb 3.0 sequences table to the current shape, keeping every value; '
         'does nothing to a current table.',
+        'upgrade-table --url postgresql+psycopg://app@db.example.com/app',
         impl=False,
     )
     return parser
 
 
-def _one_line(text: str) -> str:
-    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
-    return lines[0] if lines else 'unknown error'
+# Running a command --------------------------------------------------------------
 
 
-def _explain(error: BaseException, url: str) -> str:
-    """One line that says what went wrong and what to do."""
-    if isinstance(error, SequenceError):
-        return _one_line(str(error))
-    if isinstance(error, exc.NoSuchModuleError):
-        return f'{url!r} names no database SQLAlchemy knows ({_one_line(str(error))}); check the part before "://"'
-    if isinstance(error, exc.ArgumentError):
-        return f'{url!r} is not a database URL ({_one_line(str(error))}); pass one like {DEFAULT_URL} with --url'
-    if isinstance(error, ImportError):
-        return (
-            f'the database driver for {url} is not installed ({error}); install it, '
-            'for instance with pip install "mortar_rdb[postgresql]" or "mortar_rdb[mysql]"'
-        )
-    if isinstance(error, exc.DBAPIError):
-        return f'the database at {url} failed: {_one_line(str(error.orig))}; check the URL and that the database is up'
-    return f'the database at {url} failed: {_one_line(str(error).split("(Background on this error")[0])}'
+def _creates(arguments: argparse.Namespace) -> bool:
+    return arguments.command == 'create-table' or (arguments.command == 'next' and arguments.create)
+
+
+def _refuse_a_missing_sqlite_file(arguments: argparse.Namespace, context: Context) -> None:
+    """Commands that create nothing must not leave an empty SQLite file behind either."""
+    url = make_url(arguments.url)
+    database = url.database
+    if url.get_backend_name() != 'sqlite' or not database or database == ':memory:':
+        return
+    if database.startswith('file:') or url.query.get('uri'):
+        return
+    if _creates(arguments) or os.path.exists(database):
+        return
+    if arguments.command == 'next':
+        fix = f'create it and the sequence with "next {arguments.name}{context.options} --create"'
+    else:
+        fix = 'create it with "create-table"'
+    raise _Failed(
+        f'there is no database file {os.path.abspath(database)!r} for {context.url}: check the URL '
+        f'(--url or $MORTAR_RDB_URL) and the current directory, or {fix}'
+    )
+
+
+class _Notice:
+    """On a terminal, says on stderr what the command waits for once a wait lasts over a moment."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.enabled = _is_terminal(sys.stderr)
+        self.what: str | None = None
+        self.since = time.monotonic()
+        self.said: set[str] = set()
+        self.stopped = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def waiting_for(self, what: str) -> None:
+        self.what, self.since = what, time.monotonic()
+        if self.enabled and self.thread is None:
+            self.thread = threading.Thread(target=self._watch, daemon=True)
+            self.thread.start()
+
+    def stop(self) -> None:
+        self.what = None
+        self.stopped.set()
+        if self.thread is not None:
+            self.thread.join()
+
+    def _watch(self) -> None:
+        while not self.stopped.wait(0.1):
+            what = self.what
+            if what is not None and what not in self.said and time.monotonic() - self.since >= NOTICE_AFTER:
+                self.said.add(what)
+                print(f'waiting for {what} (giving up after {self.seconds:g} seconds; Ctrl-C stops)', file=sys.stderr)
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def _what_a_statement_waits_for(context: Context) -> str:
+    if context.backend == 'sqlite':
+        return f'the database {context.url}, which another writer may have locked'
+    return f'{context.locked} in {context.url}, which another transaction may hold'
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """A second Ctrl-C while cleaning up after the first must not print a traceback."""
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _say(message: str) -> None:
+    try:
+        print(f'error: {message}', file=sys.stderr)
+    except OSError:
+        pass
+
+
+def _silence_stdout() -> None:
+    """After a closed pipe, let the interpreter's last flush go nowhere instead of printing a second error."""
+    try:
+        descriptor = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(descriptor, sys.stdout.fileno())
+        os.close(descriptor)
+    except (AttributeError, OSError, ValueError):
+        pass
+
+
+def _write_failed(error: OSError, arguments: argparse.Namespace, context: Context) -> int:
+    closed = isinstance(error, BrokenPipeError) or error.errno == errno.EPIPE
+    if closed:
+        _silence_stdout()
+    if arguments.command != 'next':
+        if not closed:
+            _say(f'could not write the output ({error.strerror or error})')
+        return 1
+    if arguments.impl == 'native':
+        lost = 'native sequences cannot give values back, so those values are spent'
+    else:
+        lost = 'none were taken'
+    if closed:
+        _say(f'the output was closed before the values were written; {lost}')
+    else:
+        _say(f'could not write the values ({error.strerror or error}); {lost}')
+    return 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     arguments = _parser().parse_args(argv)
-    url = arguments.url
+    context = Context(
+        url=arguments.url,
+        command=arguments.command,
+        seconds=arguments.timeout,
+        name=getattr(arguments, 'name', None),
+        options=' --impl native' if getattr(arguments, 'impl', 'generic') == 'native' else '',
+    )
+    notice = _Notice(arguments.timeout)
+    engine: Engine | None = None
     try:
-        url = make_url(arguments.url).render_as_string(hide_password=True)
-        engine = create_engine(arguments.url)
-    except (exc.SQLAlchemyError, ImportError) as error:
-        print(f'error: {_explain(error, url)}', file=sys.stderr)
+        context.url = make_url(arguments.url).render_as_string(hide_password=True)
+        _refuse_a_missing_sqlite_file(arguments, context)
+        engine = bounded_engine(arguments.url, arguments.timeout)
+        context.backend = engine.dialect.name
+        notice.waiting_for(f'the database server at {context.url}')
+        engine.connect().close()  # back to the pool, for the command to use
+        context.connected = True
+        notice.waiting_for(_what_a_statement_waits_for(context))
+        arguments.run(engine, arguments, context)
+    except KeyboardInterrupt:
+        with _sigint_ignored():
+            notice.stop()
+            _say('interrupted; nothing was committed')
+        return INTERRUPTED
+    except _WriteFailed as failure:
+        return _write_failed(failure.error, arguments, context)
+    except _Failed as failure:
+        _say(str(failure))
         return 1
-    try:
-        arguments.run(engine, arguments)
     except (SequenceError, exc.SQLAlchemyError, ImportError) as error:
-        print(f'error: {_explain(error, url)}', file=sys.stderr)
+        said = explain(error, context)
+        if context.delivered:
+            said = f'committing failed, so the values printed above were not taken: {said}'
+        _say(said)
         return 1
     finally:
-        engine.dispose()
+        notice.stop()
+        if engine is not None:
+            with _sigint_ignored():
+                engine.dispose()
     return 0
 
 

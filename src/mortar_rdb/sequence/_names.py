@@ -1,7 +1,13 @@
 """What a sequence name may be."""
 from __future__ import annotations
 
+from ._table import NAME_LENGTH
 from .errors import InvalidSequenceName
+
+_UPGRADE = (
+    f' It is a mortar_rdb 3.0 table: upgrade it for names of up to {NAME_LENGTH} with '
+    'mortar_rdb.sequence.schema.upgrade_table() or "python -m mortar_rdb.sequence upgrade-table".'
+)
 
 
 def check_name(name: object, max_length: int | None = None) -> str:
@@ -27,5 +33,6 @@ def check_name(name: object, max_length: int | None = None) -> str:
         raise InvalidSequenceName(
             f'The sequence name {name[:30]!r}... is {len(name)} characters long; '
             f'the sequences table holds names of at most {max_length}.'
+            + (_UPGRADE if max_length < NAME_LENGTH else '')
         )
     return name

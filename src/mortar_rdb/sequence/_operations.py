@@ -69,8 +69,20 @@ def _kind(impl: str) -> type[_Generic] | type[_Native]:
 
 @contextmanager
 def _session(engine: Engine) -> Iterator[Session]:
-    with Session(engine) as session, session.begin():
-        yield session
+    """A session in a transaction of its own, committed when the block ends without error.
+
+    Ctrl-C closes the connection instead of rolling back: a driver stopped in
+    the middle of a statement may not be able to send a rollback, and the
+    database ends the transaction of a closed connection anyway, keeping
+    nothing of it.
+    """
+    with engine.connect() as connection:
+        try:
+            with Session(connection) as session, session.begin():
+                yield session
+        except KeyboardInterrupt:
+            connection.invalidate()
+            raise
 
 
 def _existing(engine: Engine, name: str, impl: str, work: Callable[[Any, Session], T]) -> T:
@@ -83,12 +95,38 @@ def _existing(engine: Engine, name: str, impl: str, work: Callable[[Any, Session
             raise NoSuchSequence(name, repr(engine.url), kind.options) from None
 
 
-def take(engine: Engine, name: str, count: int = 1, impl: str = 'generic') -> Sequence[int]:
-    """Take ``count`` values of ``name``, creating what is missing (for generic, the table too)."""
+def _nothing(values: Sequence[int]) -> None:
+    pass
+
+
+def take(
+    engine: Engine,
+    name: str,
+    count: int = 1,
+    impl: str = 'generic',
+    create: bool = True,
+    deliver: Callable[[Sequence[int]], None] = _nothing,
+) -> Sequence[int]:
+    """Take ``count`` values of ``name`` and hand them to ``deliver`` before committing.
+
+    If ``deliver`` raises (the values could not be written out), the
+    transaction rolls back and a generic sequence gets its values back. With
+    ``create``, what is missing is created first (for generic, the table
+    too); without it, a missing sequence is :class:`NoSuchSequence`.
+    """
     kind = _kind(impl)
-    kind.prepare(engine)
+    if create:
+        kind.prepare(engine)
     with _session(engine) as session:
-        values: Sequence[int] = kind.implementation(name, session).next_many(session, count)
+        if create:
+            sequence = kind.implementation(name, session)
+        else:
+            sequence = kind.implementation.for_existing(name)
+        try:
+            values: Sequence[int] = sequence.next_many(session, count)
+        except SequenceMissing:
+            raise NoSuchSequence(name, repr(engine.url), kind.options) from None
+        deliver(values)
         return values
 
 

@@ -149,7 +149,7 @@ def _reserve(cursor: ConnectionCursor, name: str, size: int, partial: bool) -> r
     while (top := cursor.increment(name, size)) is None:
         current = cursor.current(name) if partial else None
         if current is None or current >= ceiling:
-            raise generic.why_nothing_changed(cursor, name)
+            raise generic.why_nothing_changed(cursor, name, size)
         size = min(size, ceiling - current)  # if another process takes them first, look again
     return range(top - size + 1, top + 1)
 

@@ -159,22 +159,33 @@ class NoSuchSequence(SequenceMissing):
 
     def __str__(self) -> str:
         return (
-            f'There is no sequence named {self.name!r} in {self.where}: see the names with the '
-            f'"list{self.options}" command, or create it with "next {self.name}{self.options}".'
+            f'There is no sequence named {self.name!r} in {self.where}: check the name (the '
+            f'"list{self.options}" command shows them) and the URL, or create it with '
+            f'"next {self.name}{self.options} --create".'
         )
 
 
 class SequenceOverflow(SequenceError, OverflowError):
-    """A sequence has handed out the largest value it can hold.
+    """A sequence cannot hand out the values asked for without passing its largest.
 
     ``ceiling`` is the largest value of the ``sequences`` table's column; it
-    is None for a native sequence, which keeps its own limit.
+    is None for a native sequence, which keeps its own limit. ``count`` is
+    how many values were asked for and ``left`` how many the sequence still
+    had: a batch larger than what is left is refused whole, and the sequence
+    goes on handing out smaller ones.
     """
 
-    def __init__(self, name: str, ceiling: int | None = None) -> None:
-        super().__init__(name, ceiling)
+    def __init__(self, name: str, ceiling: int | None = None, count: int = 1, left: int = 0) -> None:
+        super().__init__(name, ceiling, count, left)
         self.name = name
         self.ceiling = ceiling
+        self.count = count
+        self.left = left
+
+    @property
+    def narrow(self) -> bool:
+        """Whether the column is a mortar_rdb 3.0 one, which upgrading widens."""
+        return self.ceiling is not None and self.ceiling < 2**63 - 1
 
     def __str__(self) -> str:
         if self.ceiling is None:
@@ -182,11 +193,14 @@ class SequenceOverflow(SequenceError, OverflowError):
                 f'The native sequence {self.name!r} has reached its largest value; nothing was '
                 'handed out. To go on, start a new sequence.'
             )
-        fix = (
-            'widen the column with "python -m mortar_rdb.sequence upgrade-table"'
-            if self.ceiling < 2**63 - 1
-            else 'start a new sequence'
-        )
+        widen = 'widen the column with mortar_rdb.sequence.schema.upgrade_table()'
+        if self.left > 0:
+            return (
+                f'Sequence {self.name!r} has {self.left} values left before {self.ceiling}, the largest '
+                f'value its column holds, so the {self.count} asked for were not handed out; nothing was. '
+                f'Take at most {self.left}' + (f', or {widen}.' if self.narrow else '.')
+            )
+        fix = widen if self.narrow else 'start a new sequence'
         return (
             f'Sequence {self.name!r} has reached {self.ceiling}, the largest value its '
             f'column holds; nothing was handed out. To go on, {fix}.'
@@ -345,6 +359,9 @@ class SequenceConflict(SequenceRetryable):
         self.advice = advice
 
     def __str__(self) -> str:
+        if _sqlite_busy(self.orig):
+            # SQLite locks the whole file: the writer may be using any table.
+            return f'The database is locked by another writer ({_first_line(self.orig)}); {_RETRY}'
         return f'Another transaction was using the same sequence ({_first_line(self.orig)}); {_RETRY}{self.advice}'
 
 
@@ -366,3 +383,7 @@ class SequenceConnectionLost(SequenceRetryable):
 def _first_line(error: BaseException | None) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+def _sqlite_busy(error: BaseException | None) -> bool:
+    return type(error).__module__ == 'sqlite3' and 'database is locked' in str(error)

@@ -134,7 +134,7 @@ def take(cursor: ConnectionCursor, name: str, count: int) -> range:
         raise InvalidSequenceValue(f'The number of values must be at most {ceiling}, not {count}.')
     last = cursor.increment(name, count)
     if last is None:
-        raise why_nothing_changed(cursor, name)
+        raise why_nothing_changed(cursor, name, count)
     return range(last - count + 1, last + 1)
 
 
@@ -163,8 +163,10 @@ def delete_row(cursor: ConnectionCursor, name: str) -> bool:
     return cursor.delete(name)
 
 
-def why_nothing_changed(cursor: ConnectionCursor, name: str) -> Exception:
-    """The error to raise when an increment of ``name`` changed no row."""
-    if cursor.current(name) is None:
+def why_nothing_changed(cursor: ConnectionCursor, name: str, count: int = 1) -> Exception:
+    """The error to raise when an increment of ``name`` by ``count`` changed no row."""
+    stored = cursor.current(name)
+    if stored is None:
         return SequenceMissing(name, cursor.engine.where)
-    return SequenceOverflow(name, cursor.shape().ceiling)
+    ceiling = cursor.shape().ceiling
+    return SequenceOverflow(name, ceiling, count, max(0, ceiling - max(stored, 0)))
