@@ -22,7 +22,6 @@ import signal
 import sys
 import threading
 import time
-import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import metadata
@@ -31,7 +30,7 @@ from typing import Any, NoReturn
 from sqlalchemy import Engine, exc, make_url
 
 from . import _operations as operations
-from ._cli_messages import DEFAULT_URL, Context, explain
+from ._cli_messages import DEFAULT_URL, Context, argument, explain, shown_name
 from ._names import check_name
 from ._table import INT64_MAX
 from ._timeouts import bounded_engine
@@ -133,18 +132,6 @@ def _write(text: str) -> None:
 
 def _shown(value: int | None) -> str:
     return 'none' if value is None else str(value)
-
-
-_LINE_BREAKING = {'Cc', 'Zl', 'Zp'}
-
-
-def shown_name(name: str) -> str:
-    """``name`` as ``list`` prints it: as it is, or JSON-quoted when it would not
-    stay on one line (a control character or a line separator) or starts with a
-    double quote."""
-    if name.startswith('"') or any(unicodedata.category(character) in _LINE_BREAKING for character in name):
-        return json.dumps(name)
-    return name
 
 
 def _json(document: object) -> str:
@@ -332,7 +319,7 @@ def _refuse_a_missing_sqlite_file(arguments: argparse.Namespace, context: Contex
     if _creates(arguments) or os.path.exists(database):
         return
     if arguments.command == 'next':
-        fix = f'create it and the sequence with "next {arguments.name}{context.options} --create"'
+        fix = f'create it and the sequence with "next {argument(arguments.name)}{context.options} --create"'
     else:
         fix = 'create it with "create-table"'
     raise _Failed(

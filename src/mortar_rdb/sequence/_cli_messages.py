@@ -6,6 +6,9 @@ the commands and flags that fix them.
 """
 from __future__ import annotations
 
+import json
+import shlex
+import unicodedata
 from dataclasses import dataclass
 
 from sqlalchemy import exc
@@ -13,6 +16,7 @@ from sqlalchemy import exc
 from ._dialects import Meaning, codes_for, meaning
 from .errors import (
     InvalidSequenceName,
+    InvalidSequenceValue,
     NoNativeSequences,
     NoSuchSequence,
     NotASequence,
@@ -25,7 +29,7 @@ from .errors import (
     SequenceTableMissing,
 )
 
-__all__ = ['Context', 'explain']
+__all__ = ['Context', 'argument', 'explain', 'shown_name']
 
 DEFAULT_URL = 'sqlite:///sequences.db'
 
@@ -49,7 +53,7 @@ class Context:
 
     @property
     def waited(self) -> str:
-        return f'{self.seconds:g} seconds'
+        return f'{self.seconds:g} second' + ('' if self.seconds == 1 else 's')
 
     @property
     def changes(self) -> str:
@@ -60,6 +64,27 @@ class Context:
         if self.name is None:
             return 'the sequences table'
         return f'sequence {self.name!r}'
+
+
+_LINE_BREAKING = {'Cc', 'Zl', 'Zp'}
+
+
+def _breaks_lines(name: str) -> bool:
+    return any(unicodedata.category(character) in _LINE_BREAKING for character in name)
+
+
+def shown_name(name: str) -> str:
+    """``name`` as the command line prints it: as it is, or JSON-quoted when it
+    would not stay on one line (a control character or a line separator) or
+    starts with a double quote."""
+    if name.startswith('"') or _breaks_lines(name):
+        return json.dumps(name)
+    return name
+
+
+def argument(name: str) -> str:
+    """``name`` as an argument of a suggested command: quoted for a POSIX shell, on one line."""
+    return json.dumps(name) if _breaks_lines(name) else shlex.quote(name)
 
 
 def one_line(text: object) -> str:
@@ -77,7 +102,7 @@ def explain(error: BaseException, context: Context) -> str:
 
 def _table_missing(error: BaseException, c: Context) -> str:
     if c.command == 'next':
-        fix = f'or create the table and the sequence with "next {c.name}{c.options} --create"'
+        fix = f'or create the table and the sequence with "next {argument(c.name or "")}{c.options} --create"'
     else:
         fix = 'or create the table with "create-table"'
     return f'there is no sequences table in {c.url}: check the URL (--url or $MORTAR_RDB_URL), {fix}'
@@ -87,7 +112,7 @@ def _no_such_sequence(error: BaseException, c: Context) -> str:
     assert isinstance(error, NoSuchSequence)
     return (
         f'there is no sequence named {error.name!r} in {c.url}: check the name ("list{c.options}" '
-        f'shows them) and the URL, or create it with "next {error.name}{c.options} --create"'
+        f'shows them) and the URL, or create it with "next {argument(error.name)}{c.options} --create"'
     )
 
 
@@ -170,11 +195,12 @@ def _change_blocked(error: BaseException, c: Context) -> str:
     )
 
 
-def _bad_name(error: BaseException, c: Context) -> str:
+def _outgrown(error: BaseException, c: Context) -> str:
+    """A name or value a mortar_rdb 3.0 table cannot hold: name the command that widens it."""
     text = one_line(error)
     upgrade = text.find(' It is a mortar_rdb 3.0 table')
     if upgrade >= 0:
-        text = text[:upgrade] + ' It is a mortar_rdb 3.0 table: "upgrade-table" widens it to 255.'
+        text = text[:upgrade] + ' It is a mortar_rdb 3.0 table: "upgrade-table" widens it.'
     return text
 
 
@@ -192,7 +218,8 @@ _SAYINGS = [
     (NoNativeSequences, _no_native),
     (NotASequence, _not_a_sequence),
     (SequenceChangeBlocked, _change_blocked),
-    (InvalidSequenceName, _bad_name),
+    (InvalidSequenceName, _outgrown),
+    (InvalidSequenceValue, _outgrown),
     (SequenceError, _sequence_error),
 ]
 

@@ -76,13 +76,24 @@ def _session(engine: Engine) -> Iterator[Session]:
     database ends the transaction of a closed connection anyway, keeping
     nothing of it.
     """
-    with engine.connect() as connection:
-        try:
-            with Session(connection) as session, session.begin():
+    connection = engine.connect()
+    session = Session(connection)
+    failed = True
+    try:
+        with session.begin():
+            try:
                 yield session
-        except KeyboardInterrupt:
-            connection.invalidate()
-            raise
+            except KeyboardInterrupt:
+                connection.invalidate()  # before session.begin() tries to roll back
+                raise
+        failed = False
+    finally:
+        try:
+            session.close()
+            connection.close()
+        except Exception:
+            if not failed:
+                raise  # else the first error is the one to report
 
 
 def _existing(engine: Engine, name: str, impl: str, work: Callable[[Any, Session], T]) -> T:
