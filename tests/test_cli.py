@@ -21,7 +21,14 @@ from tests.databases import on_servers, only_on
 from tests.helpers import make_mortar3_table, stored_values
 
 #: Python advice that the command line must translate into commands and flags.
-PYTHON_ADVICE = ['sequences.create(engine)', 'transaction.manager', 'impl=', 'pool_pre_ping', 'force=True', 'register_sequence']
+PYTHON_ADVICE = [
+    'sequences.create(engine)',
+    'transaction.manager',
+    'impl=',
+    'pool_pre_ping',
+    'force=True',
+    'register_sequence',
+]
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ ERRORS = [
     SequenceTableMissing('sqlite://'),
     SequenceMissing('seq', 'sqlite://'),
     SequenceOverflow('seq', 2**31 - 1),
+    SequenceOverflow('seq', 2**63 - 1, 100, 3),
     InvalidSequenceName('A sequence name must not be empty.'),
     SequenceRestartRefused('seq', 10, 5),
     NoSuchSequence('seq', 'sqlite://'),

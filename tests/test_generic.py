@@ -343,6 +343,18 @@ def test_next_many_refuses_a_batch_past_the_largest_value(session):
         assert sequence.next_many(session, 3) == range(2**63 - 3, 2**63)
 
 
+def test_a_batch_larger_than_what_is_left_says_how_many_are_left(session):
+    sequence = registered('seq', session)
+    with transaction.manager:
+        sequence.restart(session, 2**63 - 3)
+    with pytest.raises(SequenceOverflow) as raised:
+        sequence.next_many(session, 100000)
+    transaction.abort()
+    assert (raised.value.count, raised.value.left) == (100000, 3)
+    assert "'seq' has 3 values left" in str(raised.value) and 'Take at most 3.' in str(raised.value)
+    assert 'start a new sequence' not in str(raised.value)
+
+
 def test_drop_sequence_refuses_a_sequence_that_cannot_drop_its_storage(session):
     @implementer(ISequence)
     class Plain:

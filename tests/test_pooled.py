@@ -327,7 +327,7 @@ def test_next_many_never_overlaps_another_instance_s_block(session):
 def test_next_many_past_the_column_top_raises_overflow(session):
     seq = pooled('seq', session)
     seq.restart(session, INT64_MAX - 1)
-    with pytest.raises(SequenceOverflow):
+    with pytest.raises(SequenceOverflow, match='has 2 values left'):
         seq.next_many(session, 3)
     assert seq.next_many(session, 2) == range(INT64_MAX - 1, INT64_MAX + 1)
 

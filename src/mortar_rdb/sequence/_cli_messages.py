@@ -256,7 +256,10 @@ def _database_error(error: BaseException, c: Context) -> str:
         if _timed_out(orig):
             return _silent_server(c)
         where = 'its directory exists' if c.backend == 'sqlite' else 'the database server is up'
-        return f'could not connect to {c.url} ({one_line(orig)}); check the URL (--url or $MORTAR_RDB_URL) and that {where}'
+        return (
+            f'could not connect to {c.url} ({one_line(orig)}); '
+            f'check the URL (--url or $MORTAR_RDB_URL) and that {where}'
+        )
     codes = codes_for(c.backend)
     if codes.read(orig) in _STATEMENT_TIMEOUTS:
         return (

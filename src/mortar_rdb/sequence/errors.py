@@ -193,11 +193,14 @@ class SequenceOverflow(SequenceError, OverflowError):
                 f'The native sequence {self.name!r} has reached its largest value; nothing was '
                 'handed out. To go on, start a new sequence.'
             )
-        widen = 'widen the column with mortar_rdb.sequence.schema.upgrade_table()'
+        widen = (
+            'widen the column with mortar_rdb.sequence.schema.upgrade_table() '
+            'or "python -m mortar_rdb.sequence upgrade-table"'
+        )
         if self.left > 0:
             return (
                 f'Sequence {self.name!r} has {self.left} values left before {self.ceiling}, the largest '
-                f'value its column holds, so the {self.count} asked for were not handed out; nothing was. '
+                f'value its column holds, so {self.count} cannot be taken; nothing was handed out. '
                 f'Take at most {self.left}' + (f', or {widen}.' if self.narrow else '.')
             )
         fix = widen if self.narrow else 'start a new sequence'
