@@ -92,3 +92,11 @@ def test_retryable_errors_are_also_the_operational_error_3_0_let_through(error):
     assert type(copy) is type(error)
     assert str(copy) == str(error)
     assert str(copy.orig) == str(error.orig)
+
+
+def test_a_locked_sqlite_database_is_blamed_on_another_writer_not_the_same_sequence():
+    import sqlite3
+
+    message = str(SequenceConflict(sqlite3.OperationalError('database is locked')))
+    assert message.startswith('The database is locked by another writer')
+    assert 'same sequence' not in message

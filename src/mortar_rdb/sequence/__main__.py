@@ -130,6 +130,12 @@ def _write(text: str) -> None:
         raise _WriteFailed(error) from error
 
 
+def _output(context: Context, text: str) -> None:
+    """Write a command's output: from now on the command waits for its reader, not the database."""
+    context.waiting_for(None)
+    _write(text)
+
+
 def _shown(value: int | None) -> str:
     return 'none' if value is None else str(value)
 
@@ -144,9 +150,9 @@ def _json(document: object) -> str:
 def _next(engine: Engine, arguments: argparse.Namespace, context: Context) -> None:
     def deliver(values: Sequence[int]) -> None:
         if arguments.json:
-            _write(_json({'name': arguments.name, 'values': list(values)}))
+            _output(context, _json({'name': arguments.name, 'values': list(values)}))
         else:
-            _write(''.join(f'{value}\n' for value in values))
+            _output(context, ''.join(f'{value}\n' for value in values))
         context.delivered = True
 
     operations.take(engine, arguments.name, arguments.count, arguments.impl, arguments.create, deliver)
@@ -154,43 +160,43 @@ def _next(engine: Engine, arguments: argparse.Namespace, context: Context) -> No
 
 def _current(engine: Engine, arguments: argparse.Namespace, context: Context) -> None:
     value = operations.current(engine, arguments.name, arguments.impl)
-    _write(_json({'name': arguments.name, 'current': value}) if arguments.json else f'{_shown(value)}\n')
+    _output(context, _json({'name': arguments.name, 'current': value}) if arguments.json else f'{_shown(value)}\n')
 
 
 def _restart(engine: Engine, arguments: argparse.Namespace, context: Context) -> None:
     operations.restart(engine, arguments.name, arguments.value, arguments.force, arguments.impl)
-    _write(f'{shown_name(arguments.name)}: the next value is {arguments.value}\n')
+    _output(context, f'{shown_name(arguments.name)}: the next value is {arguments.value}\n')
 
 
 def _drop(engine: Engine, arguments: argparse.Namespace, context: Context) -> None:
     operations.drop(engine, arguments.name, arguments.impl)
-    _write(f'dropped {shown_name(arguments.name)}\n')
+    _output(context, f'dropped {shown_name(arguments.name)}\n')
 
 
 def _list(engine: Engine, arguments: argparse.Namespace, context: Context) -> None:
     rows = operations.listing(engine, arguments.impl)
     if arguments.json:
-        _write(_json([{'name': name, 'current': value} for name, value in rows]))
+        _output(context, _json([{'name': name, 'current': value} for name, value in rows]))
     else:
-        _write(''.join(f'{shown_name(name)}\t{_shown(value)}\n' for name, value in rows))
+        _output(context, ''.join(f'{shown_name(name)}\t{_shown(value)}\n' for name, value in rows))
 
 
 def _create_table(engine: Engine, arguments: argparse.Namespace, context: Context) -> None:
     if operations.create_table(engine):
-        _write(f'created the sequences table in {context.url}\n')
+        _output(context, f'created the sequences table in {context.url}\n')
         return
     differences = operations.outdated(engine)
-    _write(f'the sequences table already exists in {context.url}\n')
+    _output(context, f'the sequences table already exists in {context.url}\n')
     if differences:
-        _write(f'it has the mortar_rdb 3.0 shape ({"; ".join(differences)}): run upgrade-table\n')
+        _output(context, f'it has the mortar_rdb 3.0 shape ({"; ".join(differences)}): run upgrade-table\n')
 
 
 def _upgrade_table(engine: Engine, arguments: argparse.Namespace, context: Context) -> None:
     differences = operations.outdated(engine)
     if operations.upgrade_table(engine):
-        _write(f'upgraded the sequences table in {context.url}: {"; ".join(differences)}\n')
+        _output(context, f'upgraded the sequences table in {context.url}: {"; ".join(differences)}\n')
     else:
-        _write(f'the sequences table in {context.url} is already current; nothing to do\n')
+        _output(context, f'the sequences table in {context.url} is already current; nothing to do\n')
 
 
 def _version() -> str:
@@ -340,9 +346,9 @@ class _Notice:
         self.stopped = threading.Event()
         self.thread: threading.Thread | None = None
 
-    def waiting_for(self, what: str) -> None:
+    def waiting_for(self, what: str | None) -> None:
         self.what, self.since = what, time.monotonic()
-        if self.enabled and self.thread is None:
+        if self.enabled and self.thread is None and what is not None:
             self.thread = threading.Thread(target=self._watch, daemon=True)
             self.thread.start()
 
@@ -434,6 +440,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         options=' --impl native' if getattr(arguments, 'impl', 'generic') == 'native' else '',
     )
     notice = _Notice(arguments.timeout)
+    context.waiting_for = notice.waiting_for
     engine: Engine | None = None
     try:
         context.url = make_url(arguments.url).render_as_string(hide_password=True)

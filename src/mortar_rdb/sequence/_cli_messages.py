@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shlex
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import exc
@@ -34,6 +35,10 @@ __all__ = ['Context', 'argument', 'explain', 'shown_name']
 DEFAULT_URL = 'sqlite:///sequences.db'
 
 
+def _ignore(what: str | None) -> None:
+    pass
+
+
 @dataclass
 class Context:
     """What the command was doing when it failed."""
@@ -50,6 +55,8 @@ class Context:
     connected: bool = False
     #: whether ``next`` had written its values out
     delivered: bool = False
+    #: says what the command now waits for (None: nothing, it is writing its output)
+    waiting_for: Callable[[str | None], None] = _ignore
 
     @property
     def waited(self) -> str:
@@ -261,6 +268,11 @@ def _database_error(error: BaseException, c: Context) -> str:
             f'check the URL (--url or $MORTAR_RDB_URL) and that {where}'
         )
     codes = codes_for(c.backend)
+    if meaning(codes, orig)[0] is Meaning.LOCK_WAIT:  # creating or upgrading the table
+        return (
+            f'another transaction held a lock on the sequences table for {c.waited}; {c.changes}: '
+            'run the command again when that transaction has ended, or wait longer with --timeout'
+        )
     if codes.read(orig) in _STATEMENT_TIMEOUTS:
         return (
             f'a statement on {c.url} ran for {c.waited} and was stopped; {c.changes}: '
