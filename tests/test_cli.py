@@ -190,6 +190,14 @@ def test_a_bad_count_is_status_2_like_a_bad_value(run, capsys, count):
     assert capsys.readouterr().err.count('\n') == 1
 
 
+@pytest.mark.parametrize('timeout', ['0', '-1', 'soon'])
+def test_a_bad_timeout_is_status_2(run, capsys, timeout):
+    with pytest.raises(SystemExit) as info:
+        run('list', '--timeout', timeout)
+    assert info.value.code == 2
+    assert capsys.readouterr().err.count('\n') == 1
+
+
 @pytest.mark.parametrize('name', ['', 'a\x00b'])
 def test_a_name_no_sequence_can_have_is_status_2(run, capsys, name):
     with pytest.raises(SystemExit) as info:
@@ -435,6 +443,13 @@ def test_a_closed_pipe_gives_the_values_back_and_ends_in_one_line(db_url, run):
     assert done.returncode == 1
     assert 'the output was closed before the values were written; none were taken' in error_line(done.stderr)
     assert run('current', 'invoices') == (0, '1\n', '')
+
+
+def test_next_prints_a_large_batch_whole(run):
+    run('next', 'invoices', '--create')
+    status, out, err = run('next', 'invoices', '--count', '25001')
+    assert (status, err) == (0, '')
+    assert out == ''.join(f'{value}\n' for value in range(2, 25003))
 
 
 def test_a_reader_that_stops_after_two_lines_gets_the_rest_given_back(db_url, run):

@@ -45,6 +45,8 @@ TIMEOUT_HELP = (
 #: How long a wait lasts before the command says, on a terminal, what it waits for.
 NOTICE_AFTER = 1.0
 INTERRUPTED = 130
+#: ``next`` writes its values in pieces of this many, not as one string of them all.
+_VALUES_PER_WRITE = 10_000
 
 
 class _Parser(argparse.ArgumentParser):
@@ -152,7 +154,8 @@ def _next(engine: Engine, arguments: argparse.Namespace, context: Context) -> No
         if arguments.json:
             _output(context, _json({'name': arguments.name, 'values': list(values)}))
         else:
-            _output(context, ''.join(f'{value}\n' for value in values))
+            for start in range(0, len(values), _VALUES_PER_WRITE):
+                _output(context, ''.join(f'{value}\n' for value in values[start : start + _VALUES_PER_WRITE]))
         context.delivered = True
 
     operations.take(engine, arguments.name, arguments.count, arguments.impl, arguments.create, deliver)
@@ -431,7 +434,14 @@ def _write_failed(error: OSError, arguments: argparse.Namespace, context: Contex
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
-    arguments = _parser().parse_args(argv)
+    try:
+        return _run(_parser().parse_args(argv))
+    except KeyboardInterrupt:  # before the command began: nothing to roll back
+        _say('interrupted; nothing was committed')
+        return INTERRUPTED
+
+
+def _run(arguments: argparse.Namespace) -> int:
     context = Context(
         url=arguments.url,
         command=arguments.command,
