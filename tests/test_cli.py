@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
-import mortar_rdb.sequence.__main__ as cli
+import mortar_rdb.sequence._cli_terminal as terminal
 from mortar_rdb.sequence.__main__ import main
 from tests.databases import on_servers, only_on
 from tests.helpers import make_mortar3_table, stored_values
@@ -419,9 +419,9 @@ def test_next_writes_its_values_before_it_commits(db_url, run, monkeypatch):
 
     def write(text):
         stored_while_writing.append(stored_values(db_url)['invoices'])  # another connection
-        raise cli._WriteFailed(BrokenPipeError(32, 'Broken pipe'))
+        raise terminal.WriteFailed(BrokenPipeError(32, 'Broken pipe'))
 
-    monkeypatch.setattr(cli, '_write', write)
+    monkeypatch.setattr(terminal, 'write', write)
     status, out, err = run('next', 'invoices', '--count', '3')
     monkeypatch.undo()
     assert stored_while_writing == [1]

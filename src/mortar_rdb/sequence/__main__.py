@@ -18,17 +18,14 @@ import argparse
 import errno
 import json
 import os
-import signal
 import sys
-import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from importlib import metadata
 from typing import Any, NoReturn
 
 from sqlalchemy import Engine, exc, make_url
 
+from . import _cli_terminal as terminal
 from . import _operations as operations
 from ._cli_messages import DEFAULT_URL, Context, argument, explain, shown_name
 from ._names import check_name
@@ -42,8 +39,6 @@ TIMEOUT_HELP = (
     'give up after waiting this long to connect, for a lock or for a statement '
     f'(default {DEFAULT_TIMEOUT:g})'
 )
-#: How long a wait lasts before the command says, on a terminal, what it waits for.
-NOTICE_AFTER = 1.0
 INTERRUPTED = 130
 #: ``next`` writes its values in pieces of this many, not as one string of them all.
 _VALUES_PER_WRITE = 10_000
@@ -58,14 +53,6 @@ class _Parser(argparse.ArgumentParser):
 
 class _Failed(Exception):
     """A failure the command line describes itself, in one line."""
-
-
-class _WriteFailed(Exception):
-    """Writing the output failed; ``error`` is the OSError."""
-
-    def __init__(self, error: OSError) -> None:
-        super().__init__(error)
-        self.error = error
 
 
 # Values on the command line: a value no sequence could take is a usage mistake (2).
@@ -109,33 +96,10 @@ def _seconds(text: str) -> float:
 # Output -----------------------------------------------------------------------
 
 
-def _write(text: str) -> None:
-    """Write ``text`` to stdout, all of it, so that a closed pipe or a full disk fails here.
-
-    Straight to the file descriptor: Python's buffered writer keeps quiet
-    about the part of a large write that a pipe closed in the middle of
-    never took.
-    """
-    stream = sys.stdout
-    try:
-        stream.flush()
-        try:
-            descriptor = stream.fileno()
-        except (AttributeError, OSError, ValueError):
-            stream.write(text)  # not a file (captured, say): it cannot fail halfway
-            stream.flush()
-            return
-        rest = memoryview(text.encode(stream.encoding or 'utf-8', stream.errors or 'strict'))
-        while rest:
-            rest = rest[os.write(descriptor, rest) :]
-    except OSError as error:
-        raise _WriteFailed(error) from error
-
-
 def _output(context: Context, text: str) -> None:
     """Write a command's output: from now on the command waits for its reader, not the database."""
     context.waiting_for(None)
-    _write(text)
+    terminal.write(text)
 
 
 def _shown(value: int | None) -> str:
@@ -337,98 +301,28 @@ def _refuse_a_missing_sqlite_file(arguments: argparse.Namespace, context: Contex
     )
 
 
-class _Notice:
-    """On a terminal, says on stderr what the command waits for once a wait lasts over a moment."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.enabled = _is_terminal(sys.stderr)
-        self.what: str | None = None
-        self.since = time.monotonic()
-        self.said: set[str] = set()
-        self.stopped = threading.Event()
-        self.thread: threading.Thread | None = None
-
-    def waiting_for(self, what: str | None) -> None:
-        self.what, self.since = what, time.monotonic()
-        if self.enabled and self.thread is None and what is not None:
-            self.thread = threading.Thread(target=self._watch, daemon=True)
-            self.thread.start()
-
-    def stop(self) -> None:
-        self.what = None
-        self.stopped.set()
-        if self.thread is not None:
-            self.thread.join()
-
-    def _watch(self) -> None:
-        while not self.stopped.wait(0.1):
-            what = self.what
-            if what is not None and what not in self.said and time.monotonic() - self.since >= NOTICE_AFTER:
-                self.said.add(what)
-                print(f'waiting for {what} (giving up after {self.seconds:g} seconds; Ctrl-C stops)', file=sys.stderr)
-
-
-def _is_terminal(stream: Any) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):
-        return False
-
-
 def _what_a_statement_waits_for(context: Context) -> str:
     if context.backend == 'sqlite':
         return f'the database {context.url}, which another writer may have locked'
     return f'{context.locked} in {context.url}, which another transaction may hold'
 
 
-@contextmanager
-def _sigint_ignored() -> Iterator[None]:
-    """A second Ctrl-C while cleaning up after the first must not print a traceback."""
-    try:
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def _say(message: str) -> None:
-    try:
-        print(f'error: {message}', file=sys.stderr)
-    except OSError:
-        pass
-
-
-def _silence_stdout() -> None:
-    """After a closed pipe, let the interpreter's last flush go nowhere instead of printing a second error."""
-    try:
-        descriptor = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(descriptor, sys.stdout.fileno())
-        os.close(descriptor)
-    except (AttributeError, OSError, ValueError):
-        pass
-
-
 def _write_failed(error: OSError, arguments: argparse.Namespace, context: Context) -> int:
     closed = isinstance(error, BrokenPipeError) or error.errno == errno.EPIPE
     if closed:
-        _silence_stdout()
+        terminal.silence_stdout()
     if arguments.command != 'next':
         if not closed:
-            _say(f'could not write the output ({error.strerror or error})')
+            terminal.say(f'could not write the output ({error.strerror or error})')
         return 1
     if arguments.impl == 'native':
         lost = 'native sequences cannot give values back, so those values are spent'
     else:
         lost = 'none were taken'
     if closed:
-        _say(f'the output was closed before the values were written; {lost}')
+        terminal.say(f'the output was closed before the values were written; {lost}')
     else:
-        _say(f'could not write the values ({error.strerror or error}); {lost}')
+        terminal.say(f'could not write the values ({error.strerror or error}); {lost}')
     return 1
 
 
@@ -437,7 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _run(_parser().parse_args(argv))
     except KeyboardInterrupt:  # before the command began: nothing to roll back
-        _say('interrupted; nothing was committed')
+        terminal.say('interrupted; nothing was committed')
         return INTERRUPTED
 
 
@@ -449,7 +343,7 @@ def _run(arguments: argparse.Namespace) -> int:
         name=getattr(arguments, 'name', None),
         options=' --impl native' if getattr(arguments, 'impl', 'generic') == 'native' else '',
     )
-    notice = _Notice(arguments.timeout)
+    notice = terminal.Notice(arguments.timeout)
     context.waiting_for = notice.waiting_for
     engine: Engine | None = None
     try:
@@ -463,25 +357,25 @@ def _run(arguments: argparse.Namespace) -> int:
         notice.waiting_for(_what_a_statement_waits_for(context))
         arguments.run(engine, arguments, context)
     except KeyboardInterrupt:
-        with _sigint_ignored():
+        with terminal.sigint_ignored():
             notice.stop()
-            _say('interrupted; nothing was committed')
+            terminal.say('interrupted; nothing was committed')
         return INTERRUPTED
-    except _WriteFailed as failure:
+    except terminal.WriteFailed as failure:
         return _write_failed(failure.error, arguments, context)
     except _Failed as failure:
-        _say(str(failure))
+        terminal.say(str(failure))
         return 1
     except (SequenceError, exc.SQLAlchemyError, ImportError) as error:
         said = explain(error, context)
         if context.delivered:
             said = f'committing failed, so the values printed above were not taken: {said}'
-        _say(said)
+        terminal.say(said)
         return 1
     finally:
         notice.stop()
         if engine is not None:
-            with _sigint_ignored():
+            with terminal.sigint_ignored():
                 engine.dispose()
     return 0
 
