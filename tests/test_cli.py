@@ -714,3 +714,20 @@ def test_a_refused_restart_speaks_of_force_as_a_flag(run):
     run('next', 'invoices', '--count', '3', '--create')
     status, out, err = run('restart', 'invoices', '2')
     assert 'add --force' in error_line(err)
+
+
+@on_servers
+def test_a_closed_pipe_after_native_next_says_the_values_are_spent(db_url, run):
+    run('next', 'invoices', '--impl', 'native', '--create')
+    reading, writing = os.pipe()
+    os.close(reading)
+    try:
+        done = subprocess.run(
+            command_line(db_url, 'next', 'invoices', '--impl', 'native', '--count', '3'),
+            stdout=writing, stderr=subprocess.PIPE, env=environment(), text=True, timeout=120,
+        )
+    finally:
+        os.close(writing)
+    assert done.returncode == 1
+    assert 'native sequences cannot give values back, so those values are spent' in error_line(done.stderr)
+    assert run('current', 'invoices', '--impl', 'native') == (0, '4\n', '')
