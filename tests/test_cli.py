@@ -731,3 +731,48 @@ def test_a_closed_pipe_after_native_next_says_the_values_are_spent(db_url, run):
     assert done.returncode == 1
     assert 'native sequences cannot give values back, so those values are spent' in error_line(done.stderr)
     assert run('current', 'invoices', '--impl', 'native') == (0, '4\n', '')
+
+
+# The URLs docs/operations.rst gives for bounding waits from Python -------------------
+
+OPERATIONS = Path(__file__).parent.parent / 'docs' / 'operations.rst'
+
+
+def documented_url(backend):
+    """The documented URL for ``backend``, as written in docs/operations.rst."""
+    lines = OPERATIONS.read_text().splitlines()
+    start = lines.index('Bounding waits from Python')
+    prefixes = {'sqlite': 'sqlite:', 'postgresql': 'postgresql+psycopg:', 'mysql': 'mysql+pymysql:'}
+    return next(line.strip() for line in lines[start:] if line.strip().startswith(prefixes[backend]))
+
+
+def test_the_documented_urls_bound_every_wait(db_url, tmp_path):
+    url = make_url(db_url)
+    backend = url.get_backend_name()
+    documented = documented_url(backend)
+    if backend == 'sqlite':
+        documented = documented.replace('sequences.db', str(tmp_path / 'sequences.db'))
+    else:
+        documented = documented.replace('app@db.example.com/app', db_url.split('://', 1)[1].split('?')[0])
+    engine = create_engine(documented)
+    try:
+        arguments = engine.dialect.create_connect_args(engine.url)[1]
+        with engine.connect() as connection:
+            if backend == 'sqlite':
+                assert arguments['timeout'] == 10
+            elif backend == 'postgresql':
+                assert arguments['connect_timeout'] == '10'
+                assert connection.exec_driver_sql('SHOW lock_timeout').scalar() == '10s'
+                assert connection.exec_driver_sql('SHOW statement_timeout').scalar() == '11s'
+            else:
+                assert (arguments['connect_timeout'], arguments['read_timeout'], arguments['write_timeout']) == (
+                    10,
+                    12,
+                    12,
+                )
+                waits = connection.exec_driver_sql(
+                    'SELECT @@innodb_lock_wait_timeout, @@lock_wait_timeout, @@max_statement_time'
+                ).one()
+                assert tuple(waits) == (10, 10, 11)
+    finally:
+        engine.dispose()
