@@ -351,7 +351,8 @@ def _run(arguments: argparse.Namespace) -> int:
         _refuse_a_missing_sqlite_file(arguments, context)
         engine = bounded_engine(arguments.url, arguments.timeout)
         context.backend = engine.dialect.name
-        notice.waiting_for(f'the database server at {context.url}')
+        server = 'the database' if context.backend == 'sqlite' else 'the database server at'
+        notice.waiting_for(f'{server} {context.url}')
         engine.connect().close()  # back to the pool, for the command to use
         context.connected = True
         notice.waiting_for(_what_a_statement_waits_for(context))
