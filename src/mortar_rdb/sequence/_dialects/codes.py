@@ -1,8 +1,9 @@
 """What each database's driver errors mean: one table per database, read by :func:`meaning`.
 
 The tables only say what an error *is*. What it becomes depends on what was
-being done, and is decided in one place,
-:meth:`mortar_rdb.sequence._cursor.PerEngine.translated`:
+being done, and is decided in one place, :class:`mortar_rdb.sequence._cursor.PerEngine`
+(``translated`` for statements in the caller's transaction,
+``translated_change`` for native DDL on a connection of its own):
 
 =====================  ======================================================
 meaning                becomes
