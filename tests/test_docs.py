@@ -27,3 +27,72 @@ def test_the_readme_gives_two_commands():
 def test_ci_runs_the_readme_test_command_exactly():
     ci_lines = (ROOT / '.ci' / 'run').read_text().splitlines()
     assert readme_commands()[1] in ci_lines
+
+
+PAGES = [ROOT / 'README.rst', *sorted((ROOT / 'docs').glob('*.rst'))]
+
+#: The only pages allowed code their reader does not see, and why. The
+#: tests' own choice of database needs none: conftest.py replaces the
+#: visible ``db_url = '...'`` line's URL.
+HIDDEN_CODE_ALLOWED = {
+    'docs/lifecycle.rst': 'copies docs/example somewhere importable, points its settings at db_url, and undoes both',
+}
+
+
+def rst_comments(text):
+    """The comments of a reStructuredText text, each as its lines (directives and targets are not comments)."""
+    lines = text.splitlines()
+    for number, line in enumerate(lines):
+        match = re.match(r'^(\s*)\.\.(?:\s+(.*))?$', line)
+        if not match:
+            continue
+        first = match.group(2) or ''
+        if re.match(r'[\w:.-]+::', first) or first.startswith(('_', '|', '[')):
+            continue
+        indent = len(match.group(1))
+        body = [first]
+        for following in lines[number + 1 :]:
+            if following.strip() and len(following) - len(following.lstrip()) <= indent:
+                break
+            body.append(following)
+        yield body
+
+
+def hidden_code(text):
+    """The comments that hold code the doc tests run: invisible code blocks and doctests."""
+    return [
+        body
+        for body in rst_comments(text)
+        if body[0].startswith('invisible-code-block') or any(line.lstrip().startswith('>>>') for line in body)
+    ]
+
+
+def test_hidden_code_is_found_in_comments():
+    text = 'Text.\n\n..\n   >>> 1 + 1\n   2\n\n.. invisible-code-block: python\n\n  x = 1\n\n.. skip: next\n\n.. note::\n\n   >>> 1\n   1\n'
+    assert [body[0] for body in hidden_code(text)] == ['', 'invisible-code-block: python']
+
+
+def test_no_page_hides_code_from_its_reader():
+    hiding = {
+        str(page.relative_to(ROOT)): len(hidden_code(page.read_text()))
+        for page in PAGES
+        if hidden_code(page.read_text()) and str(page.relative_to(ROOT)) not in HIDDEN_CODE_ALLOWED
+    }
+    assert hiding == {}
+
+
+def test_every_page_that_uses_a_database_url_chooses_it_visibly():
+    # The doc tests give the pages no db_url (conftest.py only replaces the
+    # one a page assigns), so running them proves this too; this says which
+    # page is wrong without running anything.
+    missing = [
+        str(page.relative_to(ROOT))
+        for page in PAGES
+        if 'db_url' in page.read_text()
+        and not re.search(r"^(>>> |  )db_url = '[^']+'", page.read_text(), re.MULTILINE)
+    ]
+    assert missing == []
+
+
+def test_the_pages_never_name_the_tests_database():
+    assert [str(page.relative_to(ROOT)) for page in PAGES if '_test_database_url' in page.read_text()] == []
