@@ -68,7 +68,11 @@ def hidden_code(text):
 
 
 def test_hidden_code_is_found_in_comments():
-    text = 'Text.\n\n..\n   >>> 1 + 1\n   2\n\n.. invisible-code-block: python\n\n  x = 1\n\n.. skip: next\n\n.. note::\n\n   >>> 1\n   1\n'
+    text = (
+        'Text.\n\n..\n   >>> 1 + 1\n   2\n\n'
+        '.. invisible-code-block: python\n\n  x = 1\n\n'
+        '.. skip: next\n\n.. note::\n\n   >>> 1\n   1\n'
+    )
     assert [body[0] for body in hidden_code(text)] == ['', 'invisible-code-block: python']
 
 
