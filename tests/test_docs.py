@@ -1,4 +1,5 @@
 """The documentation builds, and the README's commands are the ones CI runs."""
+import importlib.util
 import re
 import subprocess
 import sys
@@ -11,13 +12,34 @@ def readme_commands():
     return re.findall(r'^  (python3 -m venv .*)$', (ROOT / 'README.rst').read_text(), re.MULTILINE)
 
 
-def test_the_docs_build_without_warnings(tmp_path):
+def test_the_docs_build_without_warnings_or_broken_links(tmp_path):
+    # -n: every cross-reference must resolve, to our API or, through the
+    # inventories shipped in docs/_inventories, to another project's docs.
     result = subprocess.run(
-        [sys.executable, '-m', 'sphinx', '-W', '-q', '-b', 'html', str(ROOT / 'docs'), str(tmp_path)],
+        [sys.executable, '-m', 'sphinx', '-n', '-W', '-q', '-b', 'html', str(ROOT / 'docs'), str(tmp_path)],
         capture_output=True,
         text=True,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_the_api_reference_renders_the_interfaces_and_their_methods(tmp_path):
+    subprocess.run(
+        [sys.executable, '-m', 'sphinx', '-q', '-b', 'html', str(ROOT / 'docs'), str(tmp_path)], check=True
+    )
+    api = (tmp_path / 'api.html').read_text()
+    for anchor in ['ISequence', 'ISequence.next', 'IManagedSequence.next_many', 'IManagedSequence.restart']:
+        assert f'id="mortar_rdb.interfaces.{anchor}"' in api
+
+
+def test_the_shipped_inventories_are_what_make_py_writes():
+    inventories = ROOT / 'docs' / '_inventories'
+    spec = importlib.util.spec_from_file_location('inventories_make', inventories / 'make.py')
+    make = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make)
+    shipped = {path.stem: path.read_bytes() for path in inventories.glob('*.inv')}
+    written = {project: make.inventory(project, *details[1:]) for project, details in make.INVENTORIES.items()}
+    assert shipped == written, 'run python docs/_inventories/make.py'
 
 
 def test_the_readme_gives_two_commands():

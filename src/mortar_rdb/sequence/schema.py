@@ -2,10 +2,10 @@
 
 mortar_rdb 3.0 made ``name VARCHAR(20)`` and a 32-bit, nullable
 ``current``; :func:`upgrade_table` widens such a table in place to the shape
-of :data:`~mortar_rdb.sequence.table.sequences` without changing a value.
+of :data:`~mortar_rdb.sequence.generic.sequences` without changing a value.
 Each function takes an engine (and uses a transaction of its own) or a
 connection (and uses the caller's transaction, as in an Alembic migration).
-The DDL for each database is in :mod:`mortar_rdb.sequence.dialects`.
+The DDL for each database is in the package's dialect module.
 """
 from __future__ import annotations
 
