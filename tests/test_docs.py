@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from docutils.core import publish_doctree
+
 ROOT = Path(__file__).parent.parent
 
 
@@ -122,3 +124,8 @@ def test_every_page_that_uses_a_database_url_chooses_it_visibly():
 
 def test_the_pages_never_name_the_tests_database():
     assert [str(page.relative_to(ROOT)) for page in PAGES if '_test_database_url' in page.read_text()] == []
+
+
+def test_the_readme_renders_without_errors_as_pypi_shows_it():
+    # An error (halt_level 2) raises; PyPI shows a README with errors as plain text.
+    publish_doctree((ROOT / 'README.rst').read_text(), settings_overrides={'halt_level': 2, 'report_level': 2})
