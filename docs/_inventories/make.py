@@ -46,6 +46,7 @@ INVENTORIES: dict[str, tuple[str, str, dict[tuple[str, str], str]]] = {
             ('sqlalchemy.engine.base.Engine', 'py:class'): 'core/connections.html#sqlalchemy.engine.Engine',
             ('sqlalchemy.engine.URL', 'py:class'): 'core/engines.html#$',
             ('sqlalchemy.engine.url.URL', 'py:class'): 'core/engines.html#sqlalchemy.engine.URL',
+            ('sqlalchemy.event.listen', 'py:function'): 'core/event.html#$',
             ('sqlalchemy.exc.OperationalError', 'py:exception'): 'core/exceptions.html#$',
             ('sqlalchemy.exc.ProgrammingError', 'py:exception'): 'core/exceptions.html#$',
             ('sqlalchemy.orm.DeclarativeBase', 'py:class'): 'orm/mapping_api.html#$',
