@@ -116,7 +116,7 @@ def test_every_page_that_uses_a_database_url_chooses_it_visibly():
     missing = [
         str(page.relative_to(ROOT))
         for page in PAGES
-        if 'db_url' in page.read_text()
+        if 'db_url' in re.sub(r'``.*?``', '', page.read_text())
         and not re.search(r"^(>>> |  )db_url = '[^']+'", page.read_text(), re.MULTILINE)
     ]
     assert missing == []
