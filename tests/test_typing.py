@@ -32,6 +32,16 @@ USER_MODULE = textwrap.dedent(
         print(generic_sequence.name, pooled_sequence.block_size, native_sequence.name)
 
 
+    def every_implementation_is_a_managed_sequence() -> list[ManagedSequence]:
+        from mortar_rdb.sequence import generic
+
+        return [
+            generic.SequenceImplementation.for_existing('invoices'),
+            native.SequenceImplementation.for_existing('tickets'),
+            pooled.SequenceImplementation('orders', get_session()),
+        ]
+
+
     def take(name: str) -> tuple[int, Sequence[int], int | None, bool]:
         session: Session = get_session()
         sequence = get_sequence(name)
