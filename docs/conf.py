@@ -63,5 +63,11 @@ def resolve_short_name(app, env, node, contnode):
     return found
 
 
+def hide_private_bases(app, name, obj, options, bases):
+    """Leave private base classes (helpers, undocumented) out of "Bases:"."""
+    bases[:] = [base for base in bases if not getattr(base, '__name__', '').startswith('_')]
+
+
 def setup(app):
     app.connect('missing-reference', resolve_short_name)
+    app.connect('autodoc-process-bases', hide_private_bases)

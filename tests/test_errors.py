@@ -9,6 +9,8 @@ from mortar_rdb.sequence.errors import (
     NativeOperationUnsupported,
     NoSuchSequence,
     SequenceChangeBlocked,
+    SequenceConflict,
+    SequenceConnectionLost,
     SequenceMissing,
     SequenceNotRegistered,
     SequenceOverflow,
@@ -74,3 +76,18 @@ def test_code_that_catches_sequence_not_registered_still_catches_an_unknown_sequ
 
     with pytest.raises(SequenceNotRegistered):
         get_sequence('unknown')
+
+
+@pytest.mark.parametrize(
+    'error',
+    [SequenceConflict(RuntimeError('deadlock'), ' advice'), SequenceConnectionLost(RuntimeError('gone'))],
+    ids=lambda error: type(error).__name__,
+)
+def test_retryable_errors_are_also_the_operational_error_3_0_let_through(error):
+    from sqlalchemy.exc import OperationalError
+
+    assert isinstance(error, OperationalError)
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is type(error)
+    assert str(copy) == str(error)
+    assert str(copy.orig) == str(error.orig)

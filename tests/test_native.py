@@ -22,7 +22,7 @@ from zope.sqlalchemy import datamanager
 
 from mortar_rdb import get_session, register_session
 from mortar_rdb.sequence import drop_sequence, get_sequence, native, register_sequence
-from mortar_rdb.sequence.dialects import native_sql_for
+from mortar_rdb.sequence._dialects import native_sql_for
 from mortar_rdb.sequence.errors import (
     InvalidSequenceName,
     InvalidSequenceValue,

@@ -163,7 +163,7 @@ def _child_takes_a_value(queue):
 def test_a_forked_child_takes_a_new_block_not_its_parents(session):
     seq = pooled('seq', session, block_size=10)
     assert seq.next(session) == 1
-    parents_connection = seq._reserver._db
+    parents_connection = seq._reserver._cursor
     context = multiprocessing.get_context('fork')
     queue = context.Queue()
     child = context.Process(target=_child_takes_a_value, args=(queue,))
@@ -175,7 +175,7 @@ def test_a_forked_child_takes_a_new_block_not_its_parents(session):
     # The parent goes on with its own block, and its reservation connection
     # still works, not replaced: the child did not talk on it or close it.
     assert [seq.next(session) for _ in range(10)] == [2, 3, 4, 5, 6, 7, 8, 9, 10, 21]
-    assert seq._reserver._db is parents_connection
+    assert seq._reserver._cursor is parents_connection
 
 
 def test_block_size_must_be_a_positive_int(session):
@@ -264,7 +264,7 @@ def test_reservations_never_wait_for_the_engines_pool(db_url):
 def test_a_lost_reservation_connection_is_replaced_and_the_sequence_goes_on(session):
     seq = pooled('seq', session, block_size=1)
     assert seq.next(session) == 1
-    seq._reserver._db.connection.connection.dbapi_connection.close()
+    seq._reserver._cursor.connection.connection.dbapi_connection.close()
     assert [seq.next(session), seq.next(session)] == [2, 3]
 
 
@@ -277,7 +277,7 @@ def test_a_new_sequence_starts_at_the_start_given(session):
 def test_the_reservation_connection_goes_when_its_last_sequence_does(session):
     seq = SequenceImplementation('seq', session, block_size=1)
     seq.next(session)
-    connection = weakref.ref(seq._reserver._db.connection)
+    connection = weakref.ref(seq._reserver._cursor.connection)
     del seq
     gc.collect()
     assert connection() is None
@@ -370,9 +370,9 @@ def test_restart_after_a_refusal_still_works_on_the_same_connection(session):
     seq.next(session)
     with pytest.raises(SequenceRestartRefused):
         seq.restart(session, 2)
-    connection = seq._reserver._db
+    connection = seq._reserver._cursor
     seq.restart(session, 20)
-    assert seq._reserver._db is connection
+    assert seq._reserver._cursor is connection
     assert seq.next(session) == 20
 
 

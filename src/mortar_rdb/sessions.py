@@ -11,7 +11,7 @@ from zope.interface.interfaces import ComponentLookupError
 from zope.sqlalchemy import register as register_with_transaction
 from zope.sqlalchemy.datamanager import STATUS_CHANGED
 
-from .identifiers import identifier
+from ._identifiers import identifier
 from .interfaces import ISession
 from .registry import components
 from .twophase import TwoPhaseWhereSupportedSession

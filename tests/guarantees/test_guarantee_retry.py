@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import transaction
 from sqlalchemy import event, insert, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from transaction.interfaces import TransientError
 from zope.sqlalchemy import mark_changed
@@ -306,3 +307,16 @@ def test_sqlite_refusing_to_wait_for_a_lock_it_could_deadlock_on_is_retryable(se
         writer.commit()
         assert sequence.next(reader) == 2
         reader.commit()
+
+
+@blocking
+def test_code_written_for_3_0_catches_a_conflict_as_the_operational_error_it_was(setup):
+    engine = setup.engine(short_lock_wait=True)
+    sequence = register(setup, engine)
+    with Session(engine) as holder, Session(engine) as waiter:
+        assert sequence.next(holder) == 1
+        with pytest.raises(OperationalError) as caught:
+            sequence.next(waiter)
+        holder.rollback()
+        waiter.rollback()
+    assert isinstance(caught.value, SequenceConflict)

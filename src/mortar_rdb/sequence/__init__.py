@@ -7,9 +7,9 @@ from typing import Any, TypeVar, overload
 from ..interfaces import IManagedSequence, ISequence
 from ..registry import components
 from ..sessions import AnySession
+from ._table import metadata
 from .errors import not_registered
 from .generic import SequenceImplementation
-from .table import metadata
 from .types import ManagedSequence, Sequence
 
 __all__ = ['drop_sequence', 'get_sequence', 'metadata', 'register_sequence']

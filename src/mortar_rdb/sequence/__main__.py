@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 
 from sqlalchemy import Engine, create_engine, exc, make_url
 
-from . import operations
+from . import _operations as operations
 from .errors import SequenceError
 
 DEFAULT_URL = 'sqlite:///sequences.db'

@@ -1,22 +1,44 @@
-"""What goes wrong with sequences, each error saying what to do about it."""
+"""What goes wrong with sequences, each error saying what to do about it.
+
+Every error is made from its facts (a name, a database, a value) and writes
+its message from them in ``__str__``; the facts are its ``args``, so it
+pickles as any exception does (a worker process's error reaches its parent
+intact).
+"""
 from __future__ import annotations
 
 from sqlalchemy import exc
 from transaction.interfaces import TransientError
 from zope.interface.interfaces import ComponentLookupError
 
+__all__ = [
+    'BlockReservationBlocked',
+    'InvalidSequenceName',
+    'InvalidSequenceValue',
+    'NativeOperationUnsupported',
+    'NativeSequenceExhausted',
+    'NativeSequenceMissing',
+    'NoNativeSequences',
+    'NoSuchSequence',
+    'NotASequence',
+    'SequenceChangeBlocked',
+    'SequenceConflict',
+    'SequenceConnectionLost',
+    'SequenceCreationBlocked',
+    'SequenceError',
+    'SequenceMissing',
+    'SequenceNotRegistered',
+    'SequenceOverflow',
+    'SequenceRestartRefused',
+    'SequenceRetryable',
+    'SequenceTableMissing',
+    'SequenceTableNotUpgradable',
+    'SharedConnectionPool',
+]
+
 
 class SequenceError(Exception):
     """Base class of every error raised by :mod:`mortar_rdb.sequence`."""
-
-    # The arguments the error was made from, so that it pickles (a worker
-    # process's error must reach its parent intact).
-    _made_from: tuple[object, ...] = ()
-
-    def __reduce__(self) -> str | tuple[object, ...]:
-        if self._made_from:
-            return (type(self), self._made_from)
-        return super().__reduce__()
 
 
 #: What :func:`~mortar_rdb.sequence.get_sequence` raises for an unknown
@@ -38,7 +60,40 @@ class InvalidSequenceName(SequenceError, ValueError, TypeError):
     """A sequence name is not a string the database can store verbatim."""
 
 
-class SequenceTableMissing(SequenceError, exc.ProgrammingError, exc.OperationalError):
+class InvalidSequenceValue(SequenceError, ValueError):
+    """A start, restart value or count is not an integer the sequence can take."""
+
+
+class SequenceTableNotUpgradable(SequenceError):
+    """The sequences table cannot be upgraded as it stands."""
+
+
+class NativeOperationUnsupported(SequenceError, NotImplementedError):
+    """mortar_rdb cannot do this to a native sequence on this database."""
+
+
+class _AlsoTheDriversError(exc.DBAPIError):
+    """For our errors that replace a driver error 3.0 let through: they are
+    also the SQLAlchemy error it became, so code written for 3.0 that
+    catches that still catches ours. The driver's error is :attr:`orig`.
+    """
+
+    def _keep(self, orig: BaseException | None) -> None:
+        # What SQLAlchemy's handlers of a DBAPIError may look at.
+        self.orig = orig  # type: ignore[assignment]
+        self.statement = None
+        self.params = None
+        self.ismulti = None
+        self.hide_parameters = False
+        self.connection_invalidated = False
+        self.detail = []
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # SQLAlchemy's errors pickle their statement; ours their facts.
+        return (type(self), self.args)
+
+
+class SequenceTableMissing(_AlsoTheDriversError, SequenceError, exc.ProgrammingError, exc.OperationalError):
     """The ``sequences`` table does not exist in the database.
 
     It is also the SQLAlchemy error that the database's driver raises for a
@@ -51,15 +106,7 @@ class SequenceTableMissing(SequenceError, exc.ProgrammingError, exc.OperationalE
     def __init__(self, where: str, orig: BaseException | None = None) -> None:
         Exception.__init__(self, where)
         self.where = where
-        # What SQLAlchemy's handlers of a ProgrammingError may look at.
-        self.orig = orig  # type: ignore[assignment]
-        self.statement = None
-        self.params = None
-        self.ismulti = None
-        self.hide_parameters = False
-        self.connection_invalidated = False
-        self.detail = []
-        self._made_from = (where,)
+        self._keep(orig)
 
     def __str__(self) -> str:
         return (
@@ -68,9 +115,6 @@ class SequenceTableMissing(SequenceError, exc.ProgrammingError, exc.OperationalE
             'mortar_rdb.sequence.generic.source in your Config, '
             'or "python -m mortar_rdb.sequence create-table --url URL".'
         )
-
-    def __reduce__(self) -> str | tuple[object, ...]:
-        return (type(self), (self.where,))
 
 
 class SequenceMissing(SequenceError, LookupError):
@@ -81,66 +125,93 @@ class SequenceMissing(SequenceError, LookupError):
     """
 
     def __init__(self, name: str, where: str) -> None:
-        super().__init__(
-            f'Sequence {name!r} has no row in the sequences table of {where}; it '
+        super().__init__(name, where)
+        self.name = name
+        self.where = where
+
+    def __str__(self) -> str:
+        return (
+            f'Sequence {self.name!r} has no row in the sequences table of {self.where}; it '
             'was deleted or never registered in this database. Register it again '
             'with register_sequence() only if restarting its numbering is safe.'
         )
+
+
+class NativeSequenceMissing(SequenceMissing):
+    """A registered native sequence no longer exists in the database."""
+
+    def __str__(self) -> str:
+        return (
+            f'The native sequence {self.name!r} does not exist in {self.where} any more; it was '
+            'dropped. Register it again with register_sequence() only if restarting '
+            'its numbering is safe.'
+        )
+
+
+class NoSuchSequence(SequenceMissing):
+    """A command named a sequence that the database does not hold."""
+
+    def __init__(self, name: str, where: str, options: str = '') -> None:
+        SequenceError.__init__(self, name, where, options)
         self.name = name
-        self._made_from = (name, where)
+        self.where = where
+        self.options = options
+
+    def __str__(self) -> str:
+        return (
+            f'There is no sequence named {self.name!r} in {self.where}: see the names with the '
+            f'"list{self.options}" command, or create it with "next {self.name}{self.options}".'
+        )
 
 
 class SequenceOverflow(SequenceError, OverflowError):
-    """The next value would not fit the ``current`` column."""
+    """A sequence has handed out the largest value it can hold.
 
-    def __init__(self, name: str, ceiling: int) -> None:
-        fix = (
-            'widen the column with "python -m mortar_rdb.sequence upgrade-table"'
-            if ceiling < 2**63 - 1
-            else 'start a new sequence'
-        )
-        super().__init__(
-            f'Sequence {name!r} has reached {ceiling}, the largest value its '
-            f'column holds; nothing was handed out. To go on, {fix}.'
-        )
+    ``ceiling`` is the largest value of the ``sequences`` table's column; it
+    is None for a native sequence, which keeps its own limit.
+    """
+
+    def __init__(self, name: str, ceiling: int | None = None) -> None:
+        super().__init__(name, ceiling)
         self.name = name
         self.ceiling = ceiling
-        self._made_from = (name, ceiling)
+
+    def __str__(self) -> str:
+        if self.ceiling is None:
+            return (
+                f'The native sequence {self.name!r} has reached its largest value; nothing was '
+                'handed out. To go on, start a new sequence.'
+            )
+        fix = (
+            'widen the column with "python -m mortar_rdb.sequence upgrade-table"'
+            if self.ceiling < 2**63 - 1
+            else 'start a new sequence'
+        )
+        return (
+            f'Sequence {self.name!r} has reached {self.ceiling}, the largest value its '
+            f'column holds; nothing was handed out. To go on, {fix}.'
+        )
 
 
-class InvalidSequenceValue(SequenceError, ValueError):
-    """A start, restart value or count is not an integer the sequence can take."""
+#: A native sequence that has handed out its largest value: ``NativeSequenceExhausted(name)``.
+NativeSequenceExhausted = SequenceOverflow
 
 
 class SequenceRestartRefused(SequenceError, ValueError):
     """A restart would move a sequence backwards without ``force``."""
 
     def __init__(self, name: str, current: int, value: int) -> None:
-        super().__init__(
-            f'Sequence {name!r} has reached {current}; restarting it at {value} could '
-            'hand out the same numbers again, so nothing was changed. Pass force=True '
-            '(--force on the command line) if those numbers are really free.'
-        )
+        super().__init__(name, current, value)
         self.name = name
         self.current = current
         self.value = value
-        self._made_from = (name, current, value)
 
-
-class SequenceTableNotUpgradable(SequenceError):
-    """The sequences table cannot be upgraded as it stands."""
-
-
-class NoSuchSequence(SequenceError, LookupError):
-    """A command named a sequence that the database does not hold."""
-
-    def __init__(self, name: str, where: str, options: str = '') -> None:
-        super().__init__(
-            f'There is no sequence named {name!r} in {where}: see the names with the '
-            f'"list{options}" command, or create it with "next {name}{options}".'
+    def __str__(self) -> str:
+        return (
+            f'Sequence {self.name!r} has reached {self.current}; restarting it at {self.value} could '
+            'hand out the same numbers again, so nothing was changed. Pass force=True '
+            '(--force on the command line) if those numbers are really free.'
         )
-        self.name = name
-        self._made_from = (name, where, options)
 
 
 class BlockReservationBlocked(SequenceError):
@@ -148,114 +219,98 @@ class BlockReservationBlocked(SequenceError):
     the caller's own transaction holds the lock that doing so would wait for."""
 
     def __init__(self, name: str, method: str = 'next') -> None:
+        super().__init__(name, method)
+        self.name = name
+        self.method = method
+
+    def __str__(self) -> str:
+        method = self.method
         if method == 'next':
             needs, advice = 'needs a new block of values', 'take values'
         else:
             needs, advice = f'must write its row for {method}()', f'call {method}()'
-        super().__init__(
-            f'Pooled sequence {name!r} {needs}, but the transaction '
+        return (
+            f'Pooled sequence {self.name!r} {needs}, but the transaction '
             f'of the session passed to {method}() holds the database write lock that this '
             f'would wait for: {advice} before that transaction writes, or keep the '
             'sequences table in another database with register_sequence(..., engine=...).'
         )
+
+
+class SequenceChangeBlocked(SequenceError):
+    """Creating, restarting or dropping a native sequence waited too long for a lock.
+
+    ``doing`` is ``'Creating'``, ``'Restarting'`` or ``'Dropping'``.
+    """
+
+    def __init__(self, name: str, seconds: int, doing: str = 'Creating') -> None:
+        super().__init__(name, seconds, doing)
         self.name = name
-        self.method = method
-        self._made_from = (name, method)
+        self.seconds = seconds
+        self.doing = doing
+
+    def __str__(self) -> str:
+        if self.doing == 'Creating':
+            return (
+                f'Creating the native sequence {self.name!r} waited {self.seconds}s for a lock held by '
+                f'another transaction, perhaps your own session\'s if it used something called {self.name!r}: '
+                'end that transaction (or create the sequence beforehand) and register again.'
+            )
+        return (
+            f'{self.doing} the native sequence {self.name!r} waited {self.seconds}s for a lock held by a '
+            'transaction that used it and has not ended, perhaps your own session\'s: end that '
+            'transaction and try again.'
+        )
+
+
+#: Registering a native sequence waited too long for a lock: ``SequenceCreationBlocked(name, seconds)``.
+SequenceCreationBlocked = SequenceChangeBlocked
 
 
 class SharedConnectionPool(SequenceError, ValueError):
     """A pooled sequence was given an engine that cannot give it a connection of its own."""
 
     def __init__(self, name: str, pool: str) -> None:
-        super().__init__(
-            f'Pooled sequence {name!r} reserves blocks on a connection of its own, but '
-            f'this engine\'s {pool} hands every caller the same connection (an in-memory '
-            'SQLite database?): use a database file, or pass engine= with an ordinary pool.'
-        )
+        super().__init__(name, pool)
         self.name = name
         self.pool = pool
-        self._made_from = (name, pool)
+
+    def __str__(self) -> str:
+        return (
+            f'Pooled sequence {self.name!r} reserves blocks on a connection of its own, but '
+            f'this engine\'s {self.pool} hands every caller the same connection (an in-memory '
+            'SQLite database?): use a database file, or pass engine= with an ordinary pool.'
+        )
 
 
 class NoNativeSequences(SequenceError, NotImplementedError):
     """The database has no native sequences for :mod:`mortar_rdb.sequence.native`."""
 
     def __init__(self, database: str) -> None:
-        super().__init__(
-            f'{database} has no native sequences: register this sequence with '
+        super().__init__(database)
+        self.database = database
+
+    def __str__(self) -> str:
+        return (
+            f'{self.database} has no native sequences: register this sequence with '
             'impl=mortar_rdb.sequence.generic.SequenceImplementation (gapless) or '
             'impl=mortar_rdb.sequence.pooled.SequenceImplementation (fast), which work there.'
         )
-        self.database = database
-        self._made_from = (database,)
-
-
-class NativeOperationUnsupported(SequenceError, NotImplementedError):
-    """mortar_rdb cannot do this to a native sequence on this database."""
 
 
 class NotASequence(SequenceError):
     """Something other than a sequence already has the name a native sequence needs."""
 
     def __init__(self, name: str, where: str) -> None:
-        super().__init__(
-            f'{where} already has a table, view or other object called {name!r}, '
+        super().__init__(name, where)
+        self.name = name
+        self.where = where
+
+    def __str__(self) -> str:
+        return (
+            f'{self.where} already has a table, view or other object called {self.name!r}, '
             'so no native sequence can take that name: choose another name.'
         )
-        self.name = name
-        self._made_from = (name, where)
-
-
-class SequenceCreationBlocked(SequenceError):
-    """Creating a native sequence waited too long for a lock."""
-
-    def __init__(self, name: str, seconds: int) -> None:
-        super().__init__(
-            f'Creating the native sequence {name!r} waited {seconds}s for a lock held by another '
-            f'transaction, perhaps your own session\'s if it used something called {name!r}: '
-            'end that transaction (or create the sequence beforehand) and register again.'
-        )
-        self.name = name
-        self._made_from = (name, seconds)
-
-
-class SequenceChangeBlocked(SequenceError):
-    """Restarting or dropping a native sequence waited too long for a lock."""
-
-    def __init__(self, name: str, seconds: int, doing: str) -> None:
-        super().__init__(
-            f'{doing} the native sequence {name!r} waited {seconds}s for a lock held by a '
-            'transaction that used it and has not ended, perhaps your own session\'s: end that '
-            'transaction and try again.'
-        )
-        self.name = name
-        self._made_from = (name, seconds, doing)
-
-
-class NativeSequenceMissing(SequenceMissing):
-    """A registered native sequence no longer exists in the database."""
-
-    def __init__(self, name: str, where: str) -> None:
-        Exception.__init__(
-            self,
-            f'The native sequence {name!r} does not exist in {where} any more; it was '
-            'dropped. Register it again with register_sequence() only if restarting '
-            'its numbering is safe.',
-        )
-        self.name = name
-        self._made_from = (name, where)
-
-
-class NativeSequenceExhausted(SequenceError, OverflowError):
-    """A native sequence has handed out its largest value."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(
-            f'The native sequence {name!r} has reached its largest value; nothing was '
-            'handed out. To go on, start a new sequence.'
-        )
-        self.name = name
-        self._made_from = (name,)
 
 
 _RETRY = (
@@ -264,17 +319,18 @@ _RETRY = (
 )
 
 
-class SequenceRetryable(SequenceError, TransientError):
+class SequenceRetryable(_AlsoTheDriversError, SequenceError, TransientError, exc.OperationalError):
     """The transaction failed in a way that is safe to run again from the start.
 
     It is a :class:`transaction.interfaces.TransientError`, which is what
     :meth:`transaction.manager.attempts` and :meth:`transaction.manager.run`
-    retry. The database error is kept as :attr:`orig`.
+    retry, and SQLAlchemy's ``OperationalError``, which the driver's error
+    became in mortar_rdb 3.0. The database error is kept as :attr:`orig`.
     """
 
-    def __init__(self, message: str, orig: BaseException) -> None:
-        super().__init__(message)
-        self.orig = orig
+    def __init__(self, orig: BaseException, *more: object) -> None:
+        Exception.__init__(self, orig, *more)
+        self._keep(orig)
 
 
 class SequenceConflict(SequenceRetryable):
@@ -285,10 +341,11 @@ class SequenceConflict(SequenceRetryable):
     """
 
     def __init__(self, orig: BaseException, advice: str = '') -> None:
-        super().__init__(
-            f'Another transaction was using the same sequence ({_first_line(orig)}); {_RETRY}{advice}', orig
-        )
-        self._made_from = (orig, advice)
+        super().__init__(orig, advice)
+        self.advice = advice
+
+    def __str__(self) -> str:
+        return f'Another transaction was using the same sequence ({_first_line(self.orig)}); {_RETRY}{self.advice}'
 
 
 class SequenceConnectionLost(SequenceRetryable):
@@ -298,16 +355,14 @@ class SequenceConnectionLost(SequenceRetryable):
     nothing it did was kept; a new attempt gets a new connection.
     """
 
-    def __init__(self, orig: BaseException) -> None:
-        super().__init__(
-            f'The connection to the database was lost ({_first_line(orig)}); {_RETRY} '
+    def __str__(self) -> str:
+        return (
+            f'The connection to the database was lost ({_first_line(self.orig)}); {_RETRY} '
             'Create the engine with pool_pre_ping=True so that connections the server '
-            'closed while idle are replaced before use.',
-            orig,
+            'closed while idle are replaced before use.'
         )
-        self._made_from = (orig,)
 
 
-def _first_line(error: BaseException) -> str:
+def _first_line(error: BaseException | None) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__

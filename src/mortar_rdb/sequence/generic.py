@@ -11,11 +11,11 @@ from sqlalchemy.orm import Session, scoped_session
 from zope.interface import implementer, provider
 
 from ..interfaces import IManagedSequence, IManagedSequenceFactory
-from .access import Runner, access
+from ._cursor import ConnectionCursor, session_cursor
+from ._names import check_name
+from ._table import INT64_MAX, metadata, sequences, source
+from ._values import check_count, check_value
 from .errors import InvalidSequenceValue, SequenceMissing, SequenceOverflow, SequenceRestartRefused
-from .names import check_name
-from .table import INT64_MAX, metadata, sequences, source
-from .values import check_count, check_value
 
 __all__ = ['SequenceImplementation', 'metadata', 'sequences', 'source']
 
@@ -45,14 +45,8 @@ class SequenceImplementation:
 
     def __init__(self, name: str, session: AnySession, start: int = 1) -> None:
         self.name = check_name(name)
-        check_value(start, INT64_MAX, 'The start value')
-        db = access(session)
-        shape = db.shape()
-        check_name(name, shape.name_length)
-        check_value(start, shape.ceiling, 'The start value')
-        if db.run(db.sql.current, db.cursor, name) is None:
-            db.wrote()
-            db.run(db.sql.insert_missing, db.cursor, name, start - 1)
+        check_value(start, INT64_MAX, 'The start value')  # before the session begins anything
+        create_row(session_cursor(session), name, start)
 
     @classmethod
     def for_existing(cls, name: str) -> SequenceImplementation:
@@ -68,9 +62,7 @@ class SequenceImplementation:
     @classmethod
     def drop_storage(cls, name: str, session: AnySession) -> bool:
         """Delete the row of sequence ``name``; return whether there was one."""
-        db = access(session)
-        db.wrote()
-        return db.run(db.sql.delete, db.cursor, check_name(name))
+        return delete_row(session_cursor(session), check_name(name))
 
     def next(self, session: AnySession) -> int:
         """The next value, taken in ``session``'s transaction.
@@ -78,12 +70,12 @@ class SequenceImplementation:
         The row stays locked until the transaction ends; a rollback gives the
         value back.
         """
-        db = access(session)
-        db.wrote()
-        ceiling = db.shape().ceiling
-        value = db.run(db.sql.increment, db.cursor, self.name, 1, ceiling - 1)
+        cursor = session_cursor(session)
+        if not cursor.written:
+            cursor.wrote()
+        value = cursor.increment(self.name, 1)
         if value is None:
-            raise why_nothing_changed(db, self.name, ceiling)
+            raise why_nothing_changed(cursor, self.name)
         return value
 
     def next_many(self, session: AnySession, count: int) -> range:
@@ -92,15 +84,7 @@ class SequenceImplementation:
         Like :meth:`next`, they are given back if the transaction rolls back.
         """
         check_count(count)
-        db = access(session)
-        db.wrote()
-        ceiling = db.shape().ceiling
-        if count > ceiling:
-            raise InvalidSequenceValue(f'The number of values must be at most {ceiling}, not {count}.')
-        last = db.run(db.sql.increment, db.cursor, self.name, count, ceiling - count)
-        if last is None:
-            raise why_nothing_changed(db, self.name, ceiling)
-        return range(last - count + 1, last + 1)
+        return take(session_cursor(session), self.name, count)
 
     def current(self, session: AnySession) -> int | None:
         """The last value handed out (``start - 1`` before the first), or None below 1.
@@ -108,11 +92,7 @@ class SequenceImplementation:
         A snapshot read without locking the row: another transaction may take
         the next value at any moment.
         """
-        db = access(session)
-        value = db.run(db.sql.current, db.cursor, self.name)
-        if value is None:
-            raise SequenceMissing(self.name, db.backend.where)
-        return reported(value)
+        return current_of_row(session_cursor(session), self.name)
 
     def restart(self, session: AnySession, value: int, force: bool = False) -> None:
         """Make ``value`` the next value; refuse to move backwards without ``force``.
@@ -120,14 +100,7 @@ class SequenceImplementation:
         The check and the change are a single statement, in ``session``'s
         transaction.
         """
-        db = access(session)
-        check_value(value, db.shape().ceiling, 'The restart value')
-        db.wrote()
-        if not db.run(db.sql.restart, db.cursor, self.name, value - 1, force):
-            stored = db.run(db.sql.current, db.cursor, self.name)
-            if stored is None:
-                raise SequenceMissing(self.name, db.backend.where)
-            raise SequenceRestartRefused(self.name, stored, value)
+        restart_row(session_cursor(session), self.name, value, force)
 
     def drop(self, session: AnySession) -> bool:
         """Delete this sequence's row; return whether there was one."""
@@ -137,8 +110,61 @@ class SequenceImplementation:
         return f'<{type(self).__module__}.{type(self).__qualname__} {self.name!r}>'
 
 
-def why_nothing_changed(db: Runner, name: str, ceiling: int) -> Exception:
+# What the sequence does to its row, on any cursor: the session's here, the
+# reserving connection's for pooled sequences.
+
+
+def create_row(cursor: ConnectionCursor, name: str, start: int) -> None:
+    """Add the row of ``name``, whose first value is ``start``, unless there is one."""
+    check_name(name)
+    check_value(start, INT64_MAX, 'The start value')
+    shape = cursor.shape()
+    check_name(name, shape.name_length)
+    check_value(start, shape.ceiling, 'The start value')
+    if cursor.current(name) is None:
+        cursor.wrote()
+        cursor.insert_missing(name, start - 1)
+
+
+def take(cursor: ConnectionCursor, name: str, count: int) -> range:
+    """The next ``count`` values of ``name``, taken with one statement."""
+    cursor.wrote()
+    ceiling = cursor.shape().ceiling
+    if count > ceiling:
+        raise InvalidSequenceValue(f'The number of values must be at most {ceiling}, not {count}.')
+    last = cursor.increment(name, count)
+    if last is None:
+        raise why_nothing_changed(cursor, name)
+    return range(last - count + 1, last + 1)
+
+
+def current_of_row(cursor: ConnectionCursor, name: str) -> int | None:
+    """What :meth:`SequenceImplementation.current` says of ``name``."""
+    value = cursor.current(name)
+    if value is None:
+        raise SequenceMissing(name, cursor.engine.where)
+    return reported(value)
+
+
+def restart_row(cursor: ConnectionCursor, name: str, value: int, force: bool) -> None:
+    """Make ``value`` the next value of ``name``; backwards only with ``force``."""
+    check_value(value, cursor.shape().ceiling, 'The restart value')
+    cursor.wrote()
+    if not cursor.restart(name, value - 1, force):
+        stored = cursor.current(name)
+        if stored is None:
+            raise SequenceMissing(name, cursor.engine.where)
+        raise SequenceRestartRefused(name, stored, value)
+
+
+def delete_row(cursor: ConnectionCursor, name: str) -> bool:
+    """Delete the row of ``name``; whether there was one."""
+    cursor.wrote()
+    return cursor.delete(name)
+
+
+def why_nothing_changed(cursor: ConnectionCursor, name: str) -> Exception:
     """The error to raise when an increment of ``name`` changed no row."""
-    if db.run(db.sql.current, db.cursor, name) is None:
-        return SequenceMissing(name, db.backend.where)
-    return SequenceOverflow(name, ceiling)
+    if cursor.current(name) is None:
+        return SequenceMissing(name, cursor.engine.where)
+    return SequenceOverflow(name, cursor.shape().ceiling)

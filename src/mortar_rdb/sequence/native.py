@@ -30,22 +30,18 @@ from sqlalchemy.orm import Session, scoped_session
 from zope.interface import implementer, provider
 
 from ..interfaces import IManagedSequence, IManagedSequenceFactory
-from .access import Access, native_access, retryable
-from .dialects import NativeSQL
+from ._cursor import ConnectionCursor, PerEngine, native_session_cursor
+from ._dialects import Meaning, NativeSQL
+from ._names import check_name
+from ._table import INT64_MAX
+from ._values import check_count, check_value
 from .errors import (
     InvalidSequenceValue,
-    NativeSequenceExhausted,
-    NativeSequenceMissing,
     NoNativeSequences,
     NotASequence,
-    SequenceChangeBlocked,
-    SequenceCreationBlocked,
     SequenceRestartRefused,
 )
 from .generic import reported
-from .names import check_name
-from .table import INT64_MAX
-from .values import check_count, check_value
 
 __all__ = ['SequenceImplementation', 'names']
 
@@ -75,11 +71,11 @@ class SequenceImplementation:
     def __init__(self, name: str, session: AnySession, start: int = 1) -> None:
         self.name = check_name(name)
         self.start = check_value(start, INT64_MAX - 1, 'The start value of a 64-bit native sequence', floor=-(2**63))
-        db = native_access(session, name)
-        native = _supported(db)
+        cursor = native_session_cursor(session, name)
+        native = _supported(cursor)
         native.check_name(name)
-        if not native.exists(db.connection, name):
-            _create(db.connection.engine, native, name, start, db.backend.where)
+        if not native.exists(cursor.connection, name):
+            _create(cursor.connection.engine, cursor.engine, name, start)
 
     @classmethod
     def for_existing(cls, name: str) -> SequenceImplementation:
@@ -103,29 +99,25 @@ class SequenceImplementation:
         ``name`` is left alone (and False returned).
         """
         check_name(name)
-        db = native_access(session, name)
-        native = _supported(db)
+        cursor = native_session_cursor(session, name)
+        native = _supported(cursor)
         native.check_name(name)
-        engine = db.connection.engine
         try:
-            with engine.connect() as connection:
+            with cursor.connection.engine.connect() as connection:
                 with connection.begin():
                     if not native.exists(connection, name):
                         return False
                     native.limit_lock_wait(connection, LOCK_WAIT_SECONDS)
                     connection.execute(native.drop(name))
         except exc.DBAPIError as error:
-            if native.is_missing(error.orig):
+            if cursor.engine.meaning(error) in (Meaning.NO_SUCH_TABLE, Meaning.NO_SUCH_SEQUENCE):
                 return False  # dropped by someone else meanwhile
-            raise _explain_change(native, name, 'Dropping', error) from error
+            raise cursor.engine.translated_change(error, name, 'Dropping', LOCK_WAIT_SECONDS) from error
         return True
 
     def next(self, session: AnySession) -> int:
         """The next value: unique and increasing, used up even on rollback."""
-        db = native_access(session, self.name)
-        return db.run(
-            db.backend.native.next_value, db.cursor, self.name, translate=lambda error: self._explain(db, error)
-        )
+        return native_session_cursor(session, self.name).native_next(self.name)
 
     def next_many(self, session: AnySession, count: int) -> list[int]:
         """``count`` values taken in one statement, in increasing order.
@@ -137,15 +129,9 @@ class SequenceImplementation:
         check_count(count)
         if count > INT64_MAX:
             raise InvalidSequenceValue(f'The number of values must be at most {INT64_MAX}, not {count}.')
-        db = native_access(session, self.name)
-        values = db.run(
-            _supported(db).next_values,
-            db.cursor,
-            self.name,
-            count,
-            translate=lambda error: self._explain(db, error),
-        )
-        return sorted(values)
+        cursor = native_session_cursor(session, self.name)
+        _supported(cursor)
+        return sorted(cursor.native_next_many(self.name, count))
 
     def current(self, session: AnySession) -> int | None:
         """The last value handed out (``start - 1`` before the first), or None below 1.
@@ -153,11 +139,9 @@ class SequenceImplementation:
         Read from the sequence itself, so it counts values taken by every
         connection; a snapshot, taking nothing.
         """
-        db = native_access(session, self.name)
-        value = db.run(
-            _supported(db).current, db.cursor, self.name, translate=lambda error: self._explain(db, error)
-        )
-        return reported(value)
+        cursor = native_session_cursor(session, self.name)
+        _supported(cursor)
+        return reported(cursor.native_current(self.name))
 
     def restart(self, session: AnySession, value: int, force: bool = False) -> None:
         """Make ``value`` the next value; refuse to move backwards without ``force``.
@@ -167,31 +151,18 @@ class SequenceImplementation:
         split by another connection taking values.
         """
         check_value(value, INT64_MAX, 'The restart value')
-        db = native_access(session, self.name)
-        native = _supported(db)
+        cursor = native_session_cursor(session, self.name)
+        native = _supported(cursor)
         try:
-            current = native.restart(db.connection.engine, self.name, value, force, LOCK_WAIT_SECONDS)
+            current = native.restart(cursor.connection.engine, self.name, value, force, LOCK_WAIT_SECONDS)
         except exc.DBAPIError as error:
-            raise self._explain(db, error, 'Restarting') from error
+            raise cursor.engine.translated_change(error, self.name, 'Restarting', LOCK_WAIT_SECONDS) from error
         if current is not None:
             raise SequenceRestartRefused(self.name, current, value)
 
     def drop(self, session: AnySession) -> bool:
         """Drop this native sequence; return whether there was one."""
         return self.drop_storage(self.name, session)
-
-    def _explain(self, db: Access, error: exc.StatementError, doing: str | None = None) -> Exception:
-        native = db.backend.native
-        if native.is_missing(error.orig):
-            return NativeSequenceMissing(self.name, db.backend.where)
-        if native.is_exhausted(error.orig):
-            return NativeSequenceExhausted(self.name)
-        if doing is not None:
-            # Done on a connection of its own: retrying the caller's
-            # transaction would not help.
-            return _explain_change(native, self.name, doing, error)
-        transient = retryable(error, db.backend)
-        return error if transient is None else transient
 
     def __repr__(self) -> str:
         return f'<{type(self).__module__}.{type(self).__qualname__} {self.name!r}>'
@@ -203,25 +174,21 @@ def names(session: AnySession) -> list[str]:
     Every sequence of the default schema, whoever created it. Raises
     NoNativeSequences on a database without sequences.
     """
-    db = Access(session() if isinstance(session, scoped_session) else session, {})
-    _supported(db)
-    return sorted(inspect(db.connection).get_sequence_names())
+    if isinstance(session, scoped_session):
+        session = session()
+    cursor = ConnectionCursor(session.connection())
+    _supported(cursor)
+    return sorted(inspect(cursor.connection).get_sequence_names())
 
 
-def _supported(db: Access) -> NativeSQL:
-    native = db.backend.native
+def _supported(cursor: ConnectionCursor) -> NativeSQL:
+    native = cursor.engine.native
     if not native.supported:
         raise NoNativeSequences(native.database)
     return native
 
 
-def _explain_change(native: NativeSQL, name: str, doing: str, error: exc.StatementError) -> Exception:
-    if native.is_lock_timeout(error.orig):
-        return SequenceChangeBlocked(name, LOCK_WAIT_SECONDS, doing)
-    return error
-
-
-def _create(engine: Engine, native: NativeSQL, name: str, start: int, where: str) -> None:
+def _create(engine: Engine, facts: PerEngine, name: str, start: int) -> None:
     """Create sequence ``name`` in a transaction of its own, unless it exists.
 
     Two connections creating the same sequence at once can both find it
@@ -230,6 +197,7 @@ def _create(engine: Engine, native: NativeSQL, name: str, start: int, where: str
     lock is bounded: the lock may be the caller's, whose transaction cannot
     end while this waits.
     """
+    native = facts.native
     for attempt in range(_ATTEMPTS):
         with engine.connect() as connection:
             try:
@@ -238,11 +206,9 @@ def _create(engine: Engine, native: NativeSQL, name: str, start: int, where: str
                         native.limit_lock_wait(connection, LOCK_WAIT_SECONDS)
                         connection.execute(native.create(name, start))
             except exc.DBAPIError as error:
-                if native.is_lock_timeout(error.orig):
-                    raise SequenceCreationBlocked(name, LOCK_WAIT_SECONDS) from error
-                if attempt + 1 < _ATTEMPTS and native.is_duplicate(error.orig):
+                if attempt + 1 < _ATTEMPTS and facts.meaning(error) is Meaning.ALREADY_EXISTS:
                     continue
-                raise
+                raise facts.translated_change(error, name, 'Creating', LOCK_WAIT_SECONDS) from error
             if native.exists(connection, name):
                 return
-            raise NotASequence(name, where)
+            raise NotASequence(name, facts.where)

@@ -23,34 +23,23 @@ this process's next reservation would wait for its own caller.
 from __future__ import annotations
 
 import itertools
-import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from typing import NamedTuple, TypeVar
-from weakref import WeakSet, WeakValueDictionary
+from typing import NamedTuple
 
-from sqlalchemy import Connection, Engine, exc
-from sqlalchemy.orm import Session, scoped_session
+from sqlalchemy import Connection, Engine
 from sqlalchemy.pool import SingletonThreadPool, StaticPool
 from zope.interface import implementer, provider
 
 from ..interfaces import IManagedSequence, IManagedSequenceFactory
 from ..sessions import AnySession
-from . import generic
-from .access import TABLE_BIND, Runner, backend_for
-from .errors import (
-    BlockReservationBlocked,
-    InvalidSequenceValue,
-    SequenceConnectionLost,
-    SequenceError,
-    SharedConnectionPool,
-)
-from .values import check_count
+from ._cursor import TABLE_BIND
+from ._reserver import forget_blocks_after_fork, refuse_if_caller_locks_out, reserver_for
+from ._values import check_count
+from .errors import InvalidSequenceValue, SharedConnectionPool
 
 __all__ = ['DEFAULT_BLOCK_SIZE', 'SequenceImplementation']
-
-T = TypeVar('T')
 
 #: Values reserved per round trip unless ``block_size`` says otherwise; why
 #: this number is explained in the docs' "Pooled sequences" page.
@@ -101,7 +90,7 @@ class SequenceImplementation:
         self._reserver.connect()
         self._refuse_if_caller_locks_us_out(session, 'register_sequence')
         self._reserver.create_row(name, start)
-        _live.add(self)
+        forget_blocks_after_fork(self)
 
     def _start_afresh(self) -> None:
         """Forget the current block: the next call reserves a new one."""
@@ -120,7 +109,7 @@ class SequenceImplementation:
         still hold blocks of ``name`` keep handing them out.
         """
         engine = _usable(name, _engine_of(session))
-        _refuse_if_locked_out(name, engine, session, 'drop_storage')
+        refuse_if_caller_locks_out(name, engine, session, 'drop_storage')
         return reserver_for(engine).drop(name)
 
     def next(self, session: AnySession | None = None) -> int:
@@ -203,7 +192,7 @@ class SequenceImplementation:
 
     def _refuse_if_caller_locks_us_out(self, session: AnySession | None, method: str = 'next') -> None:
         if session is not None:
-            _refuse_if_locked_out(self.name, self._engine, session, method)
+            refuse_if_caller_locks_out(self.name, self._engine, session, method)
 
     def __repr__(self) -> str:
         return f'<{type(self).__module__}.{type(self).__qualname__} {self.name!r} block_size={self.block_size}>'
@@ -258,195 +247,3 @@ def _usable(name: str, engine: Engine) -> Engine:
     if isinstance(engine.pool, _SHARING_POOLS):
         raise SharedConnectionPool(name, type(engine.pool).__name__)
     return engine
-
-
-def _refuse_if_locked_out(name: str, engine: Engine, session: AnySession, method: str) -> None:
-    """Raise rather than wait for a lock the caller itself holds (SQLite's one writer)."""
-    sql = backend_for(engine).sql
-    if not sql.single_writer:
-        return
-    if isinstance(session, scoped_session):
-        session = session()
-    if not session.in_transaction():
-        return
-    connection = session.connection(bind_arguments=TABLE_BIND)
-    mine, theirs = engine.url, connection.engine.url
-    if (mine.get_backend_name(), mine.database) != (theirs.get_backend_name(), theirs.database):
-        return
-    if sql.locks_out_other_writers(connection.connection.dbapi_connection):
-        raise BlockReservationBlocked(name, method)
-
-
-class Reserver:
-    """The connection of its own on which the pooled sequences of one engine reserve blocks.
-
-    It is taken from the engine once and detached from its pool, so a
-    reservation never waits for a pool that the callers' own sessions have
-    used up. Where the increment is one statement the connection runs in
-    autocommit mode: a reservation is one round trip, committed at once.
-    """
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._lock = threading.Lock()
-        self._db: Runner | None = None
-
-    def connect(self) -> None:
-        """Take the connection of its own now, if it has none."""
-        with self._lock:
-            self._connection()
-
-    def create_row(self, name: str, start: int) -> None:
-        """Add the row of sequence ``name``, whose first value is ``start``,
-        unless it exists; committed at once."""
-        self._as_generic(lambda session: generic.SequenceImplementation(name, session, start))  # checks name and start
-
-    def current(self, name: str) -> int | None:
-        """What :meth:`generic.SequenceImplementation.current` says of ``name``, read here."""
-        return self._as_generic(lambda session: generic.SequenceImplementation.for_existing(name).current(session))
-
-    def restart(self, name: str, value: int, force: bool) -> None:
-        """Restart ``name`` as the generic implementation does, committed at once."""
-        self._as_generic(
-            lambda session: generic.SequenceImplementation.for_existing(name).restart(session, value, force)
-        )
-
-    def drop(self, name: str) -> bool:
-        """Delete the row of ``name`` as the generic implementation does, committed at once."""
-        return self._as_generic(lambda session: generic.SequenceImplementation.drop_storage(name, session))
-
-    def ceiling(self) -> int:
-        """The highest value the ``sequences`` table can hold."""
-        with self._lock:
-            db = self._connection()
-            return db.shape().ceiling
-
-    def _as_generic(self, work: Callable[[Session], T]) -> T:
-        """Run ``work`` (generic sequence code) in a session on this connection and commit.
-
-        The row is the generic implementation's, so its code does the work.
-        A refusal (one of our errors) rolls back and keeps the connection;
-        anything else closes it.
-        """
-        with self._lock:
-            db = self._connection()
-            try:
-                with Session(bind=db.connection) as session:
-                    result = work(session)
-                    self._commit(db)
-                return result
-            except SequenceError as error:
-                if isinstance(error, SequenceConnectionLost):
-                    self._discard()
-                raise
-            except BaseException:
-                self._discard()
-                raise
-
-    def reserve(self, name: str, size: int, partial: bool = False) -> range:
-        """Reserve the next ``size`` values of sequence ``name`` and commit.
-
-        With ``partial``, fewer values than ``size`` are reserved when that
-        is all the column has left, so that every value up to its top is
-        handed out before :class:`~mortar_rdb.sequence.errors.SequenceOverflow`.
-        """
-        with self._lock:
-            try:
-                return self._increment(name, size, partial)
-            except SequenceConnectionLost:
-                pass
-            except exc.DBAPIError as error:
-                if not error.connection_invalidated:
-                    raise
-            # The connection was lost (a server restart, an idle timeout):
-            # try once on a new one. Had the lost reply been a success, a
-            # block is skipped, which a pooled sequence allows.
-            return self._increment(name, size, partial)
-
-    def _increment(self, name: str, size: int, partial: bool) -> range:
-        db = self._connection()
-        try:
-            ceiling = db.shape().ceiling
-            while (top := db.run(db.sql.increment, db.cursor, name, size, ceiling - size)) is None:
-                current = db.run(db.sql.current, db.cursor, name) if partial else None
-                if current is None or current >= ceiling:
-                    raise generic.why_nothing_changed(db, name, ceiling)
-                size = min(size, ceiling - current)  # if another process takes them first, look again
-            self._commit(db)
-        except BaseException:
-            self._discard()
-            raise
-        return range(top - size + 1, top + 1)
-
-    def _connection(self) -> Runner:
-        if self._db is None:
-            connection = self.engine.connect()
-            if backend_for(self.engine).sql.increments_in_one_statement:
-                connection.execution_options(isolation_level='AUTOCOMMIT')
-            connection.detach()
-            self._db = Runner(connection)
-        return self._db
-
-    @staticmethod
-    def _commit(db: Runner) -> None:
-        if not db.sql.increments_in_one_statement:
-            db.run(db.connection.connection.commit)
-
-    def _discard(self) -> None:
-        """Close the connection after a failure; the next reservation opens another."""
-        db, self._db = self._db, None
-        if db is not None:
-            try:
-                db.connection.invalidate()
-            except Exception:  # closing a broken connection may fail too; it is gone either way
-                pass
-
-    def _after_fork_in_child(self) -> None:
-        # Closing the inherited connection would end the parent's session on
-        # the server, so it is kept, unused, for the life of the child.
-        if self._db is not None:
-            _inherited.append(self._db)
-        self._db = None
-        self._lock = threading.Lock()
-
-
-# Keyed by id(engine): a reserver holds its engine, so the id stays valid for
-# as long as the entry exists, and the entry goes (closing the connection)
-# when the last sequence using it does.
-_reservers: WeakValueDictionary[int, Reserver] = WeakValueDictionary()
-_reservers_lock = threading.Lock()
-
-
-def reserver_for(engine: Engine) -> Reserver:
-    """The one :class:`Reserver` of ``engine`` in this process."""
-    with _reservers_lock:
-        reserver = _reservers.get(id(engine))
-        if reserver is None:
-            reserver = _reservers[id(engine)] = Reserver(engine)
-        return reserver
-
-
-# Every pooled sequence of this process, so that a forked child can drop
-# what it inherited.
-_live: WeakSet[SequenceImplementation] = WeakSet()
-# Connections a forked child inherited: never used, never closed.
-_inherited: list[Runner] = []
-
-
-def _after_fork_in_child() -> None:
-    """A child must not hand out its parent's values nor talk on its parent's connections.
-
-    Locks are replaced too: another thread of the parent may have held one
-    at the moment of the fork. Disposing with ``close=False`` leaves the
-    parent's pooled connections alone and gives the child a fresh pool, as
-    SQLAlchemy recommends for every engine used across a fork.
-    """
-    for sequence in list(_live):
-        sequence._start_afresh()
-    for reserver in list(_reservers.values()):
-        reserver._after_fork_in_child()
-        reserver.engine.dispose(close=False)
-
-
-if hasattr(os, 'register_at_fork'):
-    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -5,7 +5,7 @@ mortar_rdb 3.0 made ``name VARCHAR(20)`` and a 32-bit, nullable
 of :data:`~mortar_rdb.sequence.generic.sequences` without changing a value.
 Each function takes an engine (and uses a transaction of its own) or a
 connection (and uses the caller's transaction, as in an Alembic migration).
-The DDL for each database is in the package's dialect module.
+The DDL for each database is in ``mortar_rdb.sequence._dialects.upgrade``.
 """
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from typing import Literal, TypeVar
 
 from sqlalchemy import Connection, Engine, inspect, select
 
-from .access import backend_for
+from ._cursor import per_engine
+from ._table import sequences
 from .errors import SequenceTableMissing, SequenceTableNotUpgradable
-from .table import sequences
 
 __all__ = ['create_or_upgrade_table', 'create_table', 'outdated', 'upgrade_table']
 
@@ -38,7 +38,7 @@ def _exists(connection: Connection) -> bool:
 def _outdated(connection: Connection) -> list[str]:
     if not _exists(connection):
         raise SequenceTableMissing(repr(connection.engine.url))
-    return backend_for(connection.engine).sql.outdated(connection)
+    return per_engine(connection.engine).upgrade.outdated(connection)
 
 
 def outdated(bind: Bind) -> list[str]:
@@ -50,7 +50,7 @@ def _create(connection: Connection) -> bool:
     if _exists(connection):
         return False
     sequences.create(connection)
-    backend_for(connection.engine).forget_shape()
+    per_engine(connection.engine).forget_shape()
     return True
 
 
@@ -68,12 +68,12 @@ def _upgrade(connection: Connection) -> bool:
             f'Sequences {", ".join(map(repr, sorted(unset)))} have no current value (NULL); '
             'set each to the last value it handed out, then upgrade the table again.'
         )
-    backend = backend_for(connection.engine)
-    backend.forget_shape()
+    facts = per_engine(connection.engine)
+    facts.forget_shape()
     try:
-        backend.sql.upgrade(connection)
+        facts.upgrade.upgrade(connection)
     finally:
-        backend.forget_shape()
+        facts.forget_shape()
     return True
 
 

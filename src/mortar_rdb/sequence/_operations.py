@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from . import native, schema
-from .access import access
+from ._cursor import session_cursor
 from .errors import NoSuchSequence, SequenceMissing
 from .generic import SequenceImplementation, reported
 
@@ -38,8 +38,7 @@ class _Generic:
 
     @staticmethod
     def listing(session: Session) -> list[tuple[str, int | None]]:
-        db = access(session)
-        return sorted((name, reported(value)) for name, value in db.run(db.sql.all, db.cursor))
+        return sorted((name, reported(value)) for name, value in session_cursor(session).rows())
 
 
 class _Native:

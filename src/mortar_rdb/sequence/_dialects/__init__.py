@@ -1,0 +1,29 @@
+"""Every database's SQL for sequences, split by concern; each is chosen once per engine.
+
+- :mod:`.table`: the ``sequences`` table's statements (increment, current, ...);
+- :mod:`.upgrade`: bringing a mortar_rdb 3.0 table to the current shape;
+- :mod:`.native`: native sequences' DDL and ``nextval``;
+- :mod:`.codes`: what each driver's error codes mean, as one table per database.
+
+Nothing here runs on its own: :mod:`mortar_rdb.sequence._cursor` picks one of
+each per engine and runs them.
+"""
+from __future__ import annotations
+
+from .codes import Codes, Meaning, codes_for, meaning
+from .native import NativeSQL, native_sql_for
+from .table import SequenceSQL, table_sql_for
+from .upgrade import TableUpgrade, upgrade_for
+
+__all__ = [
+    'Codes',
+    'Meaning',
+    'NativeSQL',
+    'SequenceSQL',
+    'TableUpgrade',
+    'codes_for',
+    'meaning',
+    'native_sql_for',
+    'table_sql_for',
+    'upgrade_for',
+]

@@ -1,0 +1,226 @@
+"""Pooled sequences' own connection: reserving blocks, and what a forked child must drop.
+
+One :class:`Reserver` per engine and process holds a connection taken from
+the engine once and detached from its pool, so a reservation never waits
+for a pool that the callers' own sessions have used up. It works on the
+``sequences`` row with the same named operations as every other sequence
+(:class:`~mortar_rdb.sequence._cursor.ConnectionCursor`) and the generic
+implementation's row logic, and commits each change at once.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from typing import Protocol, TypeVar
+from weakref import WeakSet, WeakValueDictionary
+
+from sqlalchemy import Engine, exc
+from sqlalchemy.orm import Session, scoped_session
+
+from . import generic
+from ._cursor import TABLE_BIND, ConnectionCursor, per_engine
+from .errors import BlockReservationBlocked, SequenceConnectionLost, SequenceError
+
+__all__ = ['Reserver', 'forget_blocks_after_fork', 'refuse_if_caller_locks_out', 'reserver_for']
+
+T = TypeVar('T')
+AnySession = Session | scoped_session[Session]
+
+
+class Reserver:
+    """The connection of its own on which the pooled sequences of one engine reserve blocks.
+
+    Where the increment is one statement the connection runs in autocommit
+    mode: a reservation is one round trip, committed at once. A refusal (one
+    of our errors) keeps the connection; anything else closes it, and the
+    next use opens another.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._lock = threading.Lock()
+        self._cursor: ConnectionCursor | None = None
+
+    def connect(self) -> None:
+        """Take the connection of its own now, if it has none."""
+        with self._lock:
+            self._connection()
+
+    def create_row(self, name: str, start: int) -> None:
+        """Add the row of sequence ``name``, whose first value is ``start``, unless it exists."""
+        self._committed(lambda cursor: generic.create_row(cursor, name, start))
+
+    def current(self, name: str) -> int | None:
+        """What :meth:`generic.SequenceImplementation.current` says of ``name``, read here."""
+        return self._committed(lambda cursor: generic.current_of_row(cursor, name))
+
+    def restart(self, name: str, value: int, force: bool) -> None:
+        """Restart ``name`` as the generic implementation does."""
+        self._committed(lambda cursor: generic.restart_row(cursor, name, value, force))
+
+    def drop(self, name: str) -> bool:
+        """Delete the row of ``name``; whether there was one."""
+        return self._committed(lambda cursor: generic.delete_row(cursor, name))
+
+    def ceiling(self) -> int:
+        """The highest value the ``sequences`` table can hold."""
+        return self._committed(lambda cursor: cursor.shape().ceiling)
+
+    def reserve(self, name: str, size: int, partial: bool = False) -> range:
+        """Reserve the next ``size`` values of sequence ``name``.
+
+        With ``partial``, fewer values than ``size`` are reserved when that
+        is all the column has left, so that every value up to its top is
+        handed out before :class:`~mortar_rdb.sequence.errors.SequenceOverflow`.
+        A lost connection is tried once more on a new one: had the lost reply
+        been a success, a block is skipped, which a pooled sequence allows.
+        """
+        def work(cursor: ConnectionCursor) -> range:
+            return _reserve(cursor, name, size, partial)
+
+        try:
+            return self._committed(work, keep_after_refusal=False)
+        except SequenceConnectionLost:
+            pass
+        except exc.DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+        return self._committed(work, keep_after_refusal=False)
+
+    def _committed(self, work: Callable[[ConnectionCursor], T], keep_after_refusal: bool = True) -> T:
+        """``work(cursor)`` on this connection, committed.
+
+        After one of our errors the connection is kept if
+        ``keep_after_refusal`` says so; after anything else it is closed.
+        """
+        with self._lock:
+            cursor = self._connection()
+            try:
+                result = work(cursor)
+                if not cursor.table.increments_in_one_statement:
+                    cursor.commit()
+                return result
+            except SequenceError as error:
+                if isinstance(error, SequenceConnectionLost) or not keep_after_refusal:
+                    self._discard()
+                elif not cursor.table.increments_in_one_statement:
+                    self._rollback(cursor)
+                raise
+            except BaseException:
+                self._discard()
+                raise
+
+    def _connection(self) -> ConnectionCursor:
+        if self._cursor is None:
+            connection = self.engine.connect()
+            if per_engine(self.engine).table.increments_in_one_statement:
+                connection.execution_options(isolation_level='AUTOCOMMIT')
+            connection.detach()
+            self._cursor = ConnectionCursor(connection)
+        return self._cursor
+
+    def _rollback(self, cursor: ConnectionCursor) -> None:
+        try:
+            cursor.connection.connection.rollback()
+        except Exception:
+            self._discard()
+
+    def _discard(self) -> None:
+        """Close the connection after a failure; the next use opens another."""
+        cursor, self._cursor = self._cursor, None
+        if cursor is not None:
+            try:
+                cursor.connection.invalidate()
+            except Exception:  # closing a broken connection may fail too; it is gone either way
+                pass
+
+    def _after_fork_in_child(self) -> None:
+        # Closing the inherited connection would end the parent's session on
+        # the server, so it is kept, unused, for the life of the child.
+        if self._cursor is not None:
+            _inherited.append(self._cursor)
+        self._cursor = None
+        self._lock = threading.Lock()
+
+
+def _reserve(cursor: ConnectionCursor, name: str, size: int, partial: bool) -> range:
+    ceiling = cursor.shape().ceiling
+    while (top := cursor.increment(name, size)) is None:
+        current = cursor.current(name) if partial else None
+        if current is None or current >= ceiling:
+            raise generic.why_nothing_changed(cursor, name)
+        size = min(size, ceiling - current)  # if another process takes them first, look again
+    return range(top - size + 1, top + 1)
+
+
+# Keyed by id(engine): a reserver holds its engine, so the id stays valid for
+# as long as the entry exists, and the entry goes (closing the connection)
+# when the last sequence using it does.
+_reservers: WeakValueDictionary[int, Reserver] = WeakValueDictionary()
+_reservers_lock = threading.Lock()
+
+
+def reserver_for(engine: Engine) -> Reserver:
+    """The one :class:`Reserver` of ``engine`` in this process."""
+    with _reservers_lock:
+        reserver = _reservers.get(id(engine))
+        if reserver is None:
+            reserver = _reservers[id(engine)] = Reserver(engine)
+        return reserver
+
+
+def refuse_if_caller_locks_out(name: str, engine: Engine, session: AnySession, method: str) -> None:
+    """Raise rather than wait for a lock the caller itself holds (SQLite's one writer).
+
+    Reserving on ``engine`` would wait for the write lock of the caller's
+    own transaction, which cannot end while it waits.
+    """
+    table = per_engine(engine).table
+    if not table.single_writer:
+        return
+    if isinstance(session, scoped_session):
+        session = session()
+    if not session.in_transaction():
+        return
+    connection = session.connection(bind_arguments=TABLE_BIND)
+    mine, theirs = engine.url, connection.engine.url
+    if (mine.get_backend_name(), mine.database) != (theirs.get_backend_name(), theirs.database):
+        return
+    if table.locks_out_other_writers(connection.connection.dbapi_connection):
+        raise BlockReservationBlocked(name, method)
+
+
+class _HoldsBlocks(Protocol):
+    def _start_afresh(self) -> None: ...
+
+
+# Every pooled sequence of this process, so that a forked child can drop
+# what it inherited.
+_live: WeakSet[_HoldsBlocks] = WeakSet()
+# Connections a forked child inherited: never used, never closed.
+_inherited: list[ConnectionCursor] = []
+
+
+def forget_blocks_after_fork(sequence: _HoldsBlocks) -> None:
+    """Have ``sequence`` start afresh in a forked child: its blocks are its parent's."""
+    _live.add(sequence)
+
+
+def _after_fork_in_child() -> None:
+    """A child must not hand out its parent's values nor talk on its parent's connections.
+
+    Locks are replaced too: another thread of the parent may have held one
+    at the moment of the fork. Disposing with ``close=False`` leaves the
+    parent's pooled connections alone and gives the child a fresh pool, as
+    SQLAlchemy recommends for every engine used across a fork.
+    """
+    for sequence in list(_live):
+        sequence._start_afresh()
+    for reserver in list(_reservers.values()):
+        reserver._after_fork_in_child()
+        reserver.engine.dispose(close=False)
+
+
+if hasattr(os, 'register_at_fork'):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
