@@ -135,6 +135,25 @@ class Reserver:
             except Exception:  # closing a broken connection may fail too; it is gone either way
                 pass
 
+    def abandon(self) -> None:
+        """Drop the connection, which belongs to an event loop that is gone.
+
+        An async driver's connection only works on the loop it was opened
+        on; the next use, on the new loop, opens another.
+        """
+        with self._lock:
+            cursor = self._cursor
+            dbapi_connection = None if cursor is None else cursor.connection.connection.dbapi_connection
+            self._discard()
+            if dbapi_connection is not None:
+                # Invalidating a detached connection leaves the driver's
+                # connection to the garbage collector, which cannot close an
+                # async one once its loop has ended: close it now.
+                try:
+                    self.engine.dialect.do_terminate(dbapi_connection)
+                except Exception:  # closing may fail on a loop that has ended; the connection is gone either way
+                    pass
+
     def _after_fork_in_child(self) -> None:
         # Closing the inherited connection would end the parent's session on
         # the server, so it is kept, unused, for the life of the child.
