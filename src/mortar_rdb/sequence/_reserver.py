@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Protocol, TypeVar
 from weakref import WeakSet, WeakValueDictionary
 
-from sqlalchemy import Engine, exc
+from sqlalchemy import Connection, Engine, exc
 from sqlalchemy.orm import Session, scoped_session
 
 from . import generic
@@ -131,28 +131,24 @@ class Reserver:
         cursor, self._cursor = self._cursor, None
         if cursor is not None:
             try:
+                dbapi_connection = cursor.connection.connection.dbapi_connection
                 cursor.connection.invalidate()
+                # Invalidating a detached connection leaves the driver's
+                # connection to the garbage collector, which cannot close an
+                # async driver's once its event loop has ended: close it now.
+                if dbapi_connection is not None:
+                    self.engine.dialect.do_terminate(dbapi_connection)
             except Exception:  # closing a broken connection may fail too; it is gone either way
                 pass
 
     def abandon(self) -> None:
-        """Drop the connection, which belongs to an event loop that is gone.
+        """Close the connection, which belongs to an event loop that is ending or gone.
 
         An async driver's connection only works on the loop it was opened
-        on; the next use, on the new loop, opens another.
+        on; the next use, on another loop, opens another.
         """
         with self._lock:
-            cursor = self._cursor
-            dbapi_connection = None if cursor is None else cursor.connection.connection.dbapi_connection
             self._discard()
-            if dbapi_connection is not None:
-                # Invalidating a detached connection leaves the driver's
-                # connection to the garbage collector, which cannot close an
-                # async one once its loop has ended: close it now.
-                try:
-                    self.engine.dialect.do_terminate(dbapi_connection)
-                except Exception:  # closing may fail on a loop that has ended; the connection is gone either way
-                    pass
 
     def _after_fork_in_child(self) -> None:
         # Closing the inherited connection would end the parent's session on
@@ -201,6 +197,13 @@ def refuse_if_caller_locks_out(name: str, engine: Engine, session: AnySession, m
     if isinstance(session, scoped_session):
         session = session()
     if not session.in_transaction():
+        return
+    bind = session.get_bind(**TABLE_BIND)
+    held = getattr(session.get_transaction(), '_connections', None)
+    if held is not None and (bind.engine if isinstance(bind, Connection) else bind) not in held:
+        # The transaction has not used the database yet, so it holds no
+        # lock; asking for its connection would take one from the pool,
+        # which many waiting callers may have emptied.
         return
     connection = session.connection(bind_arguments=TABLE_BIND)
     mine, theirs = engine.url, connection.engine.url

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 from typing import Any, TypeVar
-from weakref import WeakKeyDictionary, ref
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_scoped_session
@@ -225,23 +225,22 @@ def _reservation_lock(reserver: Reserver) -> asyncio.Lock:
         if found is not None:
             reserver.abandon()
         found = _locks[reserver] = (loop, asyncio.Lock())
-        closer = loop.create_task(_close_at_shutdown(ref(reserver)))
+        closer = loop.create_task(_close_at_shutdown(reserver))
         _closers.add(closer)
         closer.add_done_callback(_closers.discard)
     return found[1]
 
 
-async def _close_at_shutdown(reserver: ref[Reserver]) -> None:
-    """Wait until the loop shuts down, then close the reserving connection on it.
+async def _close_at_shutdown(reserver: Reserver) -> None:
+    """Keep ``reserver`` until the loop shuts down, then close its connection on it.
 
     ``asyncio.run()`` cancels the tasks still pending as it ends, while the
     loop still runs: the connection is closed there, by its own driver,
-    rather than by the garbage collector after the loop has closed.
+    rather than by the garbage collector after the loop has closed. Until
+    then the reserver lives on even when no sequence uses it, so that its
+    connection is never left to the garbage collector either.
     """
     try:
         await asyncio.Event().wait()
     finally:
-        found = reserver()
-        if found is not None:
-            await greenlet_spawn(found.abandon)
-
+        await greenlet_spawn(reserver.abandon)
