@@ -39,7 +39,7 @@ from mortar_rdb.sequence.errors import (
     SequenceTableMissing,
 )
 from mortar_rdb.sequence.generic import sequences
-from tests.databases import ASYNC_DRIVERS, BACKENDS, async_url, configured, empty_database
+from tests.databases import ASYNC_DRIVERS, BACKENDS, async_url, configured, empty_database, only_on
 from tests.implementations import GENERIC, IMPLEMENTATIONS, NATIVE, POOLED, Implementation
 from tests.workers import taken, taken_metadata
 
@@ -461,3 +461,18 @@ def test_a_connection_killed_mid_transaction_raises_connection_lost(case):
                 await sequence.next(session)
 
     case.run(scenario)
+
+
+@only_on('postgresql')
+def test_the_sync_psycopg_url_serves_create_async_engine(db_url):
+    """``postgresql+psycopg://`` given to create_async_engine is psycopg's async mode."""
+    case = Case(db_url, 'psycopg', GENERIC)
+    case.url = db_url
+
+    async def scenario(engine):
+        async with AsyncSession(engine) as session, session.begin():
+            sequence = await case.register('seq', session)
+        async with AsyncSession(engine) as session, session.begin():
+            return await sequence.next(session), engine.dialect.is_async
+
+    assert case.run(scenario) == (1, True)

@@ -118,6 +118,12 @@ class Reserver:
                 connection.execution_options(isolation_level='AUTOCOMMIT')
             connection.detach()
             self._cursor = ConnectionCursor(connection)
+            if self.engine.dialect.is_async:
+                # An async driver's connection must be closed on its own
+                # event loop, before that loop ends.
+                from .asyncio import close_with_loop
+
+                close_with_loop(self)
         return self._cursor
 
     def _rollback(self, cursor: ConnectionCursor) -> None:

@@ -221,9 +221,23 @@ _closers: set[asyncio.Task[None]] = set()
 def _reservation_lock(reserver: Reserver) -> asyncio.Lock:
     loop = asyncio.get_running_loop()
     found = _locks.get(reserver)
+    if found is not None and found[0] is not loop:
+        reserver.abandon()
+    return _for_loop(reserver, loop)
+
+
+def close_with_loop(reserver: Reserver) -> None:
+    """Close ``reserver``'s new connection when the running loop shuts down.
+
+    Called by the reserver when it connects through an async driver,
+    whether the async face or the sync API (in ``run_sync``) asked it to.
+    """
+    _for_loop(reserver, asyncio.get_running_loop())
+
+
+def _for_loop(reserver: Reserver, loop: asyncio.AbstractEventLoop) -> asyncio.Lock:
+    found = _locks.get(reserver)
     if found is None or found[0] is not loop:
-        if found is not None:
-            reserver.abandon()
         found = _locks[reserver] = (loop, asyncio.Lock())
         closer = loop.create_task(_close_at_shutdown(reserver))
         _closers.add(closer)
