@@ -127,3 +127,34 @@ def test_the_event_loop_runs_on_while_pooled_sequences_wait_for_the_database(url
     assert len(set(values)) == len(values) > 0
     # The loop is never blocked for anything like a reservation's wait.
     assert worst < 0.1, f'the event loop was blocked for {worst:.3f}s'
+
+
+@pytest.mark.parametrize('database, implementation', applicable(lambda implementation: implementation is POOLED))
+def test_tasks_cancelled_while_reserving_leave_the_sequence_working_and_never_repeat(url, implementation):
+    """Request timeouts cancel tasks at any await, reservations included."""
+
+    async def main() -> list[int]:
+        engine = create_async_engine(async_url(url))
+        try:
+            async with AsyncSession(engine) as session, session.begin():
+                sequence = await register_sequence('seq', session, impl=implementation.impl, block_size=2)
+            values: list[int] = []
+
+            async def taker() -> None:
+                while True:
+                    values.append(await sequence.next())
+
+            for _ in range(5):
+                takers = [asyncio.create_task(taker()) for _ in range(20)]
+                await asyncio.sleep(0.05)
+                for task in takers:
+                    task.cancel()
+                await asyncio.gather(*takers, return_exceptions=True)
+            values.extend([await sequence.next() for _ in range(5)])
+            return values
+        finally:
+            await engine.dispose()
+
+    values = asyncio.run(main())
+    assert len(values) > 5
+    assert len(set(values)) == len(values)
