@@ -17,6 +17,9 @@ transactions) per second for each of:
 ``empty``
     a transaction that takes the session's connection and sends nothing:
     the cost of the transaction and session machinery alone.
+``SELECT 1``
+    a transaction that sends ``SELECT 1`` and commits (``mark_changed()``):
+    the machinery plus a round trip and a COMMIT, with no row to wait for.
 ``raw``
     a DB-API connection per thread, no SQLAlchemy and no ``transaction``:
     the SQL string ``next()`` sends, then the driver's ``commit()``.
@@ -58,7 +61,7 @@ from mortar_rdb.sequence.generic import sequences  # noqa: E402
 NAME = 'bench_tx'
 #: The highest stored value the increment accepts, as next() passes it.
 HIGHEST_START = 2**63 - 2
-VARIANTS = ('next()', 'text()', 'empty', 'raw')
+VARIANTS = ('next()', 'text()', 'empty', 'SELECT 1', 'raw')
 
 #: The increment as a user would write it with text(), by dialect name.
 RETURNING = text(
@@ -67,6 +70,8 @@ RETURNING = text(
 LAST_INSERT_ID = text(
     'UPDATE sequences SET current = LAST_INSERT_ID(current + 1) WHERE name = :name AND current <= :highest'
 )
+
+SELECT_1 = text('SELECT 1')
 
 #: One transaction of a variant, run by one thread; and how that thread cleans up.
 Transaction = Callable[[], None]
@@ -101,6 +106,16 @@ def empty() -> tuple[Transaction, Callable[[], None]]:
     def one() -> None:
         with transaction.manager:
             get_session().connection()
+
+    return one, get_session().close
+
+
+def select_1() -> tuple[Transaction, Callable[[], None]]:
+    def one() -> None:
+        with transaction.manager:
+            session = get_session()
+            session.execute(SELECT_1)
+            mark_changed(session)
 
     return one, get_session().close
 
@@ -166,7 +181,7 @@ def measure(url: str, threads: int, per_thread: int, runs: int, twophase: bool) 
                 register_sequence(NAME, get_session())
             sql, parameters = increment_sql(url, NAME)
             raw = raw_driver(engine, sql, parameters)
-            makers = {'next()': with_next, 'text()': with_text, 'empty': empty, 'raw': raw}
+            makers = {'next()': with_next, 'text()': with_text, 'empty': empty, 'SELECT 1': select_1, 'raw': raw}
             figures: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
             for _ in range(runs):
                 for variant in VARIANTS:
@@ -181,10 +196,10 @@ def measure(url: str, threads: int, per_thread: int, runs: int, twophase: bool) 
 
 def table(figures: dict[str, list[float]]) -> str:
     medians = {variant: statistics.median(runs) for variant, runs in figures.items()}
-    lines = [f'{"variant":8} {"median/s":>9} {"min/s":>9} {"max/s":>9} {"x text()":>9} {"x raw":>7}']
+    lines = [f'{"variant":9} {"median/s":>9} {"min/s":>9} {"max/s":>9} {"x text()":>9} {"x raw":>7}']
     for variant, runs in figures.items():
         lines.append(
-            f'{variant:8} {medians[variant]:9,.0f} {min(runs):9,.0f} {max(runs):9,.0f}'
+            f'{variant:9} {medians[variant]:9,.0f} {min(runs):9,.0f} {max(runs):9,.0f}'
             f' {medians[variant] / medians["text()"]:9.2f} {medians[variant] / medians["raw"]:7.2f}'
         )
     return '\n'.join(lines)
