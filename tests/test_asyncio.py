@@ -264,6 +264,23 @@ def test_a_sequence_goes_on_reserving_in_a_new_event_loop(case):
     assert case.run(again) == [4, 5, 6]
 
 
+@pooled_only
+def test_a_pooled_sequence_reserves_on_the_async_engine_it_is_given(case):
+    async def scenario(engine):
+        reserving = case.engine()
+        try:
+            async with AsyncSession(engine) as session, session.begin():
+                sequence = await case.register('seq', session, engine=reserving)
+            values = [await sequence.next() for _ in range(3)]
+            async with AsyncSession(engine) as session:
+                dropped = await drop_sequence('seq', session)
+            return values, sequence.sync_sequence._engine is reserving.sync_engine, dropped
+        finally:
+            await reserving.dispose()
+
+    assert case.run(scenario) == ([1, 2, 3], True, True)
+
+
 # The managed operations -----------------------------------------------------------
 
 

@@ -17,7 +17,7 @@ blocking the loop, and then take their values from the new block.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
@@ -64,8 +64,7 @@ async def register_sequence(
         options['engine'] = options['engine'].sync_engine
     if _is_pooled(impl):
         reserver = reserver_for(options.get('engine') or _engine_of(session))
-        async with _reservation_lock(reserver):
-            sequence = await session.run_sync(_register, name, impl, start, options)
+        sequence = await _reserving(reserver, lambda: session.run_sync(_register, name, impl, start, options))
     else:
         sequence = await session.run_sync(_register, name, impl, start, options)
     return _face(sequence)
@@ -89,10 +88,13 @@ async def drop_sequence(name: str, session: AnyAsyncSession, impl: Any = Sequenc
     :func:`mortar_rdb.sequence.drop_sequence` does; return whether it had storage."""
     session = _async_session(session, 'drop_sequence')
     registered = components().queryUtility(ISequence, name)
-    if isinstance(registered, PooledImplementation) or (registered is None and _is_pooled(impl)):
-        async with _reservation_lock(reserver_for(_engine_of(session))):
-            return bool(await session.run_sync(_drop, name, impl))
-    return bool(await session.run_sync(_drop, name, impl))
+    if isinstance(registered, PooledImplementation):
+        reserver: Reserver | None = registered._reserver
+    else:
+        reserver = reserver_for(_engine_of(session)) if registered is None and _is_pooled(impl) else None
+    if reserver is None:
+        return bool(await session.run_sync(_drop, name, impl))
+    return bool(await _reserving(reserver, lambda: session.run_sync(_drop, name, impl)))
 
 
 def _drop(session: Session, name: str, impl: Any) -> bool:
@@ -170,15 +172,34 @@ class AsyncPooledSequence(AsyncSequence):
         if value is not None:
             return value
         sync_session = None if session is None else _async_session(session, 'next').sync_session
-        async with _reservation_lock(sequence._reserver):
-            return int(await greenlet_spawn(sequence._next_from_new_block, sync_session))
+        reserve = sequence._next_from_new_block
+        return int(await _reserving(sequence._reserver, lambda: greenlet_spawn(reserve, sync_session)))
 
     def _managed(self, session: AnyAsyncSession, method: str, *arguments: Any) -> Awaitable[Any]:
-        return self._locked(super()._managed(session, method, *arguments))
+        managed = super()._managed
+        return _reserving(self.sync_sequence._reserver, lambda: managed(session, method, *arguments))
 
-    async def _locked(self, work: Awaitable[T]) -> T:
-        async with _reservation_lock(self.sync_sequence._reserver):
-            return await work
+
+async def _reserving(reserver: Reserver, work: Callable[[], Awaitable[T]]) -> T:
+    """Await ``work()`` on ``reserver``'s connection, one task at a time.
+
+    Other tasks wait on an :class:`asyncio.Lock`, and may be cancelled while
+    they wait. Once started, ``work()`` is shielded from cancellation: a
+    caller that is cancelled then (a request's timeout) stops waiting, but
+    the statement runs to the end on the connection and the lock is held
+    until it has. Cut short, it could leave the statement half-read (on
+    SQLite, holding the database's write lock) and would cost the
+    connection; completed, a pooled sequence keeps the block it reserved.
+    """
+    lock = _reservation_lock(reserver)
+    await lock.acquire()
+    try:
+        running = asyncio.ensure_future(work())
+    except BaseException:
+        lock.release()
+        raise
+    running.add_done_callback(lambda _: lock.release())
+    return await asyncio.shield(running)
 
 
 def _face(sequence: ISequence) -> AsyncSequence:
