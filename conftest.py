@@ -7,9 +7,10 @@ a configured database that is down fails the run.
 """
 from __future__ import annotations
 
+import ast
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from doctest import ELLIPSIS
 from typing import Any
@@ -18,7 +19,7 @@ import pytest
 import transaction
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import scoped_session, sessionmaker
-from sybil import Sybil
+from sybil import Document, Example, Region, Sybil
 from sybil.parsers.rest import DocTestParser, PythonCodeBlockParser, SkipParser
 from sybil.sybil import SybilCollection
 from zope.interface.registry import Components
@@ -92,6 +93,50 @@ def isolated_registry() -> Iterator[None]:
             close_registered_sessions(components)
 
 
+def chooses_the_url(source: str) -> bool:
+    """Whether ``source`` is a page's choice of database: ``db_url = '...'`` alone."""
+    try:
+        (statement,) = ast.parse(source).body
+    except (SyntaxError, ValueError):
+        return False
+    return (
+        isinstance(statement, ast.Assign)
+        and [ast.unparse(target) for target in statement.targets] == ['db_url']
+        and isinstance(statement.value, ast.Constant)
+        and isinstance(statement.value.value, str)
+    )
+
+
+def on_the_test_database(parser: Callable[[Document], Iterable[Region]]) -> Callable[[Document], Iterable[Region]]:
+    """``parser``'s examples, where the one that chooses the database URL
+    (``db_url = 'sqlite:///...'``, visible on the page) is followed by
+    setting ``db_url`` to the test database instead.
+
+    This is the only thing the tests change in what a page shows: the
+    pages get no other name from the test set-up, so every other line they
+    run is visible to their reader.
+    """
+
+    def parse(document: Document) -> Iterable[Region]:
+        for region in parser(document):
+            evaluator = region.evaluator
+            if evaluator is not None:
+                region.evaluator = replacing_the_url(evaluator)
+            yield region
+
+    def replacing_the_url(evaluator: Callable[[Example], Any]) -> Callable[[Example], Any]:
+        def evaluate(example: Example) -> Any:
+            result = evaluator(example)
+            source = getattr(example.parsed, 'source', example.parsed)
+            if isinstance(source, str) and chooses_the_url(source):
+                example.namespace['db_url'] = example.namespace['_test_database_url']
+            return result
+
+        return evaluate
+
+    return parse
+
+
 def _docs_on(backend: str) -> Sybil:
     """The doctests of README.rst and docs/, run against ``backend``."""
 
@@ -101,14 +146,18 @@ def _docs_on(backend: str) -> Sybil:
         stack.callback(shutil.rmtree, directory, ignore_errors=True)
         components = stack.enter_context(registry.isolated())
         stack.callback(close_registered_sessions, components)
-        namespace['db_url'] = empty_database(backend, directory)
+        namespace['_test_database_url'] = empty_database(backend, directory)
         namespace['work_directory'] = directory
 
     def teardown(namespace: dict[str, Any]) -> None:
         namespace['_cleanup'].close()
 
     return Sybil(
-        parsers=[DocTestParser(optionflags=ELLIPSIS), PythonCodeBlockParser(), SkipParser()],
+        parsers=[
+            on_the_test_database(DocTestParser(optionflags=ELLIPSIS)),
+            on_the_test_database(PythonCodeBlockParser()),
+            SkipParser(),
+        ],
         patterns=['README.rst', 'docs/*.rst'],
         setup=setup,
         teardown=teardown,

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from sqlalchemy import Engine, Sequence, create_engine
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import DropSequence
+from timing import timed_in_threads
 
 from mortar_rdb.sequence import generic, native
 
@@ -101,25 +102,17 @@ def contended(
     """
     with Session(engine) as session, session.begin():
         sequence = make(session)
-    barrier = threading.Barrier(threads + 1)
 
-    def work() -> None:
+    def work(start: threading.Barrier) -> None:
         with Session(engine) as session:
-            barrier.wait()
+            start.wait()
             for _ in range(per_thread):
                 with session.begin():
                     sequence.next(session)  # type: ignore[attr-defined]
                     if hold:
                         time.sleep(hold)
 
-    workers = [threading.Thread(target=work) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    barrier.wait()
-    started = time.perf_counter()
-    for worker in workers:
-        worker.join()
-    return threads * per_thread / (time.perf_counter() - started)
+    return threads * per_thread / timed_in_threads(threads, work)
 
 
 def measure(url: str, batches: int, batch: int, threads: int, per_thread: int, hold_ms: float) -> None:

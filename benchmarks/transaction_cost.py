@@ -39,7 +39,6 @@ import argparse
 import statistics
 import sys
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -50,6 +49,7 @@ import environment  # noqa: E402
 import transaction  # noqa: E402
 from run import SERVERS, database_urls  # noqa: E402
 from sqlalchemy import Engine, create_engine, delete, text  # noqa: E402
+from timing import timed_in_threads  # noqa: E402
 from zope.sqlalchemy import mark_changed  # noqa: E402
 
 from implementations import increment_sql  # noqa: E402
@@ -140,31 +140,17 @@ def raw_driver(engine: Engine, sql: str, parameters: Any) -> Callable[[], tuple[
 
 def per_second(make: Callable[[], tuple[Transaction, Callable[[], None]]], threads: int, per_thread: int) -> float:
     """Transactions per second, ``threads`` threads each running ``per_thread`` of them."""
-    barrier = threading.Barrier(threads + 1)
-    errors: list[BaseException] = []
 
-    def work() -> None:
+    def work(start: threading.Barrier) -> None:
         one, close = make()
         try:
-            barrier.wait()
+            start.wait()
             for _ in range(per_thread):
                 one()
-        except BaseException as error:  # reported below
-            errors.append(error)
-            barrier.abort()
         finally:
             close()
 
-    workers = [threading.Thread(target=work) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    barrier.wait()
-    started = time.perf_counter()
-    for worker in workers:
-        worker.join()
-    elapsed = time.perf_counter() - started
-    if errors:
-        raise errors[0]
+    elapsed = timed_in_threads(threads, work)
     return threads * per_thread / elapsed
 
 

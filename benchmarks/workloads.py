@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, create_engine
+from timing import timed_in_threads
 
 from implementations import BY_LABEL, Implementation, Shared, committed_values, reset
 
@@ -90,10 +91,8 @@ def w2c(engine: Engine, implementation: Implementation, sizes: Sizes) -> float:
     reset(engine, implementation.label)
     shared = Shared(engine, implementation)
     results: list[list[int]] = []
-    errors: list[BaseException] = []
-    start = threading.Barrier(sizes.threads + 1)
 
-    def run() -> None:
+    def run(start: threading.Barrier) -> None:
         worker = shared.worker()
         mine: list[int] = []
         try:
@@ -102,22 +101,11 @@ def w2c(engine: Engine, implementation: Implementation, sizes: Sizes) -> float:
                 worker.begin()
                 mine.append(worker.next())
                 worker.commit()
-        except BaseException as error:  # reported by the main thread
-            errors.append(error)
         finally:
             worker.close()
             results.append(mine)
 
-    threads = [threading.Thread(target=run) for _ in range(sizes.threads)]
-    for thread in threads:
-        thread.start()
-    start.wait()
-    started = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
-    if errors:
-        raise errors[0]
+    elapsed = timed_in_threads(sizes.threads, run)
     values = [value for mine in results for value in mine]
     check_values(implementation, values, 'W2c values')
     return len(values) / elapsed

@@ -58,7 +58,7 @@ def _table_of(value: object, where: str) -> Table:
 
 
 class Source(_Tables):
-    """The tables one package needs, copied into their own :attr:`metadata`.
+    """The tables one package needs, copied into their own ``metadata``.
 
     Pass :class:`~sqlalchemy.schema.Table` objects or declaratively mapped
     classes; anything else raises a :class:`TypeError` naming it.
@@ -134,7 +134,7 @@ def scan(package: str, tables: Iterable[Table | type] = ()) -> Source:
 
 
 class Config(_Tables):
-    """The sources one application uses, with all their tables in :attr:`metadata`.
+    """The sources one application uses, with all their tables in ``metadata``.
 
     A table may come from one source only: a table in several sources raises
     a :class:`ValueError` naming every such table.

@@ -74,7 +74,7 @@ def declarative_base(**kw: Any) -> Any:
 
 
 class TestingBase:
-    """Make :func:`declarative_base` hand out fresh bases until restored.
+    """Make :func:`~mortar_rdb.declarative_base` hand out fresh bases until restored.
 
     Models a test defines then go into a new MetaData and registry, not the
     application's. Use it as an object, calling :meth:`restore` when done

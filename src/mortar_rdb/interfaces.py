@@ -1,4 +1,9 @@
-"""The interfaces that mortar_rdb registers its components under."""
+"""The interfaces that mortar_rdb registers its components under.
+
+Their methods are declared without ``self``, as zope.interface wants, so
+type checkers cannot use them: :mod:`mortar_rdb.sequence.types` declares
+the same sequence methods as typing protocols.
+"""
 from __future__ import annotations
 
 from zope.interface import Attribute, Interface

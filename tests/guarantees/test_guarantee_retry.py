@@ -222,8 +222,14 @@ def test_two_transactions_taking_two_sequences_in_opposite_orders_both_commit(se
     second = in_thread(transaction_taking(b, a, second_took, first_took))
     taken_values = sorted([first(), second()])
     assert sorted(v for pair in taken_values for v in pair) == [1, 1, 2, 2]
-    deadlocks = 0 if setup.backend == 'sqlite' or not setup.implementation.blocks_others else 1
-    assert len(conflicts) == deadlocks
+    if setup.backend == 'sqlite' or not setup.implementation.blocks_others:
+        assert conflicts == []
+    else:
+        # At least the one deadlock the two orders make. The victim retries at
+        # once and may take its first row back before the survivor locks it,
+        # which deadlocks them again (seen under load): each such round is one
+        # more conflict, retried like the first, within run()'s 10 attempts.
+        assert 1 <= len(conflicts) < 10
 
 
 class Rollback(Exception):

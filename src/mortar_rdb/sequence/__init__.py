@@ -1,26 +1,41 @@
 """Named sequences: register them once, then take values anywhere."""
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy.orm import Session, scoped_session
+from collections.abc import Callable
+from typing import Any, TypeVar, overload
 
 from ..interfaces import IManagedSequence, ISequence
 from ..registry import components
+from ..sessions import AnySession
 from ._table import metadata
 from .errors import not_registered
 from .generic import SequenceImplementation
+from .types import ManagedSequence, Sequence
 
 __all__ = ['drop_sequence', 'get_sequence', 'metadata', 'register_sequence']
+
+S = TypeVar('S', bound=Sequence)
+
+
+@overload
+def register_sequence(
+    name: str, session: AnySession, impl: Callable[..., S], start: int | None = None, **options: Any
+) -> S: ...
+
+
+@overload
+def register_sequence(
+    name: str, session: AnySession, *, start: int | None = None, **options: Any
+) -> ManagedSequence: ...
 
 
 def register_sequence(
     name: str,
-    session: Session | scoped_session[Session],
+    session: AnySession,
     impl: Any = SequenceImplementation,
     start: int | None = None,
     **options: Any,
-) -> ISequence:
+) -> Any:
     """Create (if needed) and register the sequence ``name``.
 
     ``impl`` is the implementation class; it is called as
@@ -38,15 +53,20 @@ def register_sequence(
     return sequence
 
 
-def get_sequence(name: str) -> ISequence:
-    """The sequence registered as ``name``; raises zope's ``ComponentLookupError`` if there is none."""
+def get_sequence(name: str) -> ManagedSequence:
+    """The sequence registered as ``name``; raises zope's ``ComponentLookupError`` if there is none.
+
+    Typed as a :class:`~mortar_rdb.sequence.types.ManagedSequence`, which
+    every shipped implementation is; a sequence of your own registered
+    under :class:`~mortar_rdb.interfaces.ISequence` may only have ``next()``.
+    """
     sequence = components().queryUtility(ISequence, name)
     if sequence is None:
         raise not_registered(name)
     return sequence
 
 
-def drop_sequence(name: str, session: Session | scoped_session[Session], impl: Any = SequenceImplementation) -> bool:
+def drop_sequence(name: str, session: AnySession, impl: Any = SequenceImplementation) -> bool:
     """Remove the sequence ``name``: its storage and its registration.
 
     Returns whether it had storage in ``session``'s database. A registered

@@ -79,8 +79,10 @@ class _AlsoTheDriversError(exc.DBAPIError):
     """
 
     def _keep(self, orig: BaseException | None) -> None:
-        # What SQLAlchemy's handlers of a DBAPIError may look at.
-        self.orig = orig  # type: ignore[assignment]
+        # What SQLAlchemy's handlers of a DBAPIError may look at. SQLAlchemy
+        # 2.1 types orig as an Exception, 2.0 as any BaseException, so the
+        # ignore is needed on 2.1 only.
+        self.orig = orig  # type: ignore[assignment, unused-ignore]
         self.statement = None
         self.params = None
         self.ismulti = None

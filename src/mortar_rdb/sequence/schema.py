@@ -5,7 +5,7 @@ mortar_rdb 3.0 made ``name VARCHAR(20)`` and a 32-bit, nullable
 of :data:`~mortar_rdb.sequence.generic.sequences` without changing a value.
 Each function takes an engine (and uses a transaction of its own) or a
 connection (and uses the caller's transaction, as in an Alembic migration).
-The DDL for each database is in :mod:`mortar_rdb.sequence._dialects.upgrade`.
+The DDL for each database is in ``mortar_rdb.sequence._dialects.upgrade``.
 """
 from __future__ import annotations
 
