@@ -35,6 +35,7 @@ from ._cursor import TABLE_BIND
 from ._reserver import Reserver, reserver_for
 from .generic import SequenceImplementation
 from .pooled import SequenceImplementation as PooledImplementation
+from .types import Sequence
 
 __all__ = ['AsyncSequence', 'drop_sequence', 'get_async_sequence', 'register_sequence']
 
@@ -70,7 +71,7 @@ async def register_sequence(
     return _face(sequence)
 
 
-def _register(session: Session, name: str, impl: Any, start: int | None, options: dict[str, Any]) -> ISequence:
+def _register(session: Session, name: str, impl: Any, start: int | None, options: dict[str, Any]) -> Sequence:
     return _register_sequence(name, session, impl, start, **options)
 
 
@@ -111,7 +112,7 @@ class AsyncSequence:
 
     __slots__ = ('sync_sequence',)
 
-    def __init__(self, sync_sequence: ISequence) -> None:
+    def __init__(self, sync_sequence: Sequence) -> None:
         #: the sequence the sync API uses, registered under the same name
         self.sync_sequence: Any = sync_sequence
 
@@ -202,7 +203,7 @@ async def _reserving(reserver: Reserver, work: Callable[[], Awaitable[T]]) -> T:
     return await asyncio.shield(running)
 
 
-def _face(sequence: ISequence) -> AsyncSequence:
+def _face(sequence: Sequence) -> AsyncSequence:
     if isinstance(sequence, PooledImplementation):
         return AsyncPooledSequence(sequence)
     return AsyncSequence(sequence)
