@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import transaction
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.orm import scoped_session, sessionmaker
 from sybil import Document, Example, Region, Sybil
 from sybil.parsers.rest import DocTestParser, PythonCodeBlockParser, SkipParser
@@ -26,7 +26,7 @@ from zope.interface.registry import Components
 
 from mortar_rdb import registry
 from mortar_rdb.interfaces import ISession
-from tests.databases import empty_database, server_urls
+from tests.databases import async_url, empty_database, server_urls
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -129,12 +129,21 @@ def on_the_test_database(parser: Callable[[Document], Iterable[Region]]) -> Call
             result = evaluator(example)
             source = getattr(example.parsed, 'source', example.parsed)
             if isinstance(source, str) and chooses_the_url(source):
-                example.namespace['db_url'] = example.namespace['_test_database_url']
+                example.namespace['db_url'] = through_the_same_kind_of_driver(
+                    example.namespace['db_url'], example.namespace['_test_database_url']
+                )
             return result
 
         return evaluate
 
     return parse
+
+
+def through_the_same_kind_of_driver(chosen: str, test_database_url: str) -> str:
+    """The test database's URL, through an async driver if the page chose one (docs/asyncio.rst)."""
+    if make_url(chosen).get_dialect().is_async:
+        return async_url(test_database_url)
+    return test_database_url
 
 
 def _docs_on(backend: str) -> Sybil:

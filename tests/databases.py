@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, make_url
 
 from mortar_rdb import drop_tables
 
@@ -59,3 +59,16 @@ def empty_database(backend: str, directory: str) -> str:
     finally:
         engine.dispose()
     return url
+
+
+#: The async drivers the tests use on each database (SQLAlchemy's backend
+#: names), the first being the one used where only one is.
+ASYNC_DRIVERS = {'sqlite': ['aiosqlite'], 'postgresql': ['asyncpg', 'psycopg_async'], 'mysql': ['aiomysql']}
+
+
+def async_url(url: str, driver: str | None = None) -> str:
+    """``url`` with its driver swapped for an async one (``driver``, or the backend's first)."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    chosen = driver or ASYNC_DRIVERS[backend][0]
+    return parsed.set(drivername=f'{backend}+{chosen}').render_as_string(hide_password=False)

@@ -24,6 +24,7 @@ PAGES = [
     'docs/operations.rst',
     'docs/guarantees.rst',
     'docs/testing.rst',
+    'docs/asyncio.rst',
 ]
 
 RUN_PAGE = '''

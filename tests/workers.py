@@ -27,12 +27,18 @@ IMPLEMENTATION is an ``id`` from tests/implementations.py. The commands:
     value and writing it to ``taken``, a ROLLBACK_SHARE of them rolled back on
     purpose: print "took VALUE" after a commit, "gave VALUE" after a rollback.
 
+``arace NAME COUNT ROLLBACK_SHARE SEED TASKS``
+    like race, through the async face (mortar_rdb.sequence.asyncio) and the
+    database's async driver: TASKS concurrent tasks in one event loop, each
+    running COUNT transactions in an ``AsyncSession``.
+
 Each committed value is a row in ``taken``, whose primary key (name, value)
 makes a duplicate fail loudly in the worker that commits it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import random
 import subprocess
 import sys
@@ -157,11 +163,20 @@ def start(url: str, implementation_id: str, command: str, name: str, *arguments:
 
 
 def race(
-    url: str, implementation_ids: list[str], name: str, count: int, rollback_share: float = 0.2
+    url: str,
+    implementation_ids: list[str],
+    name: str,
+    count: int,
+    rollback_share: float = 0.2,
+    tasks: int | None = None,
 ) -> list[Worker]:
-    """One racing worker per implementation id, started together; returns them once all have finished."""
+    """One racing worker per implementation id, started together; returns them once all have finished.
+
+    With ``tasks``, each worker is an async one (``arace``) running that many tasks.
+    """
+    command, extra = ('race', ()) if tasks is None else ('arace', (tasks,))
     workers = [
-        start(url, implementation_id, 'race', name, count, rollback_share, seed)
+        start(url, implementation_id, command, name, count, rollback_share, seed, *extra)
         for seed, implementation_id in enumerate(implementation_ids)
     ]
     for worker in workers:
@@ -282,7 +297,55 @@ def racer(url: str, implementation_id: str, name: str, count: str, rollback_shar
     get_session().bind.dispose()
 
 
-COMMANDS = {'hold': hold, 'loop': loop, 'patient': patient, 'prepare': prepare, 'race': racer}
+def async_racer(
+    url: str, implementation_id: str, name: str, count: str, rollback_share: str, seed: str, tasks: str
+) -> None:
+    asyncio.run(_async_race(url, implementation_id, name, int(count), float(rollback_share), int(seed), int(tasks)))
+
+
+async def _async_race(
+    url: str, implementation_id: str, name: str, count: int, rollback_share: float, seed: int, tasks: int
+) -> None:
+    from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+    from mortar_rdb.sequence.asyncio import register_sequence
+    from mortar_rdb.sequence.errors import SequenceRetryable
+    from tests.databases import async_url
+
+    implementation = BY_ID[implementation_id]
+    engine = create_async_engine(async_url(url))
+    print('ready', flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    async with AsyncSession(engine) as session, session.begin():
+        sequence = await register_sequence(name, session, impl=implementation.impl, **implementation.options)
+    chance = random.Random(seed)
+
+    async def transaction_(roll_back: bool) -> None:
+        for _ in range(100):  # what transaction.manager.attempts() does for the sync workers
+            try:
+                async with AsyncSession(engine) as session, session.begin():
+                    value = await sequence.next(session)
+                    await session.execute(insert(taken).values(name=name, value=value))
+                    if roll_back:
+                        await session.rollback()
+                        print('gave', value, flush=True)
+                        return
+            except SequenceRetryable:
+                continue
+            print('took', value, flush=True)
+            return
+        raise SystemExit('100 attempts failed')
+
+    async def task(plan: list[bool]) -> None:
+        for roll_back in plan:
+            await transaction_(roll_back)
+
+    plans = [[chance.random() < rollback_share for _ in range(count)] for _ in range(tasks)]
+    await asyncio.gather(*(task(plan) for plan in plans))
+    await engine.dispose()
+
+
+COMMANDS = {'hold': hold, 'loop': loop, 'patient': patient, 'prepare': prepare, 'race': racer, 'arace': async_racer}
 
 if __name__ == '__main__':
     url, implementation_id, command, *rest = sys.argv[1:]

@@ -26,6 +26,7 @@ INVENTORIES: dict[str, tuple[str, str, dict[tuple[str, str], str]]] = {
         {
             ('argparse.ArgumentParser', 'py:class'): 'library/argparse.html#$',
             ('argparse.Namespace', 'py:class'): 'library/argparse.html#$',
+            ('asyncio.Lock', 'py:class'): 'library/asyncio-sync.html#$',
             ('collections.abc.Callable', 'py:class'): 'library/collections.abc.html#$',
             ('collections.abc.Iterable', 'py:class'): 'library/collections.abc.html#$',
             ('collections.abc.Iterator', 'py:class'): 'library/collections.abc.html#$',
@@ -47,6 +48,17 @@ INVENTORIES: dict[str, tuple[str, str, dict[tuple[str, str], str]]] = {
             ('sqlalchemy.engine.URL', 'py:class'): 'core/engines.html#$',
             ('sqlalchemy.engine.url.URL', 'py:class'): 'core/engines.html#sqlalchemy.engine.URL',
             ('sqlalchemy.event.listen', 'py:function'): 'core/event.html#$',
+            ('sqlalchemy.ext.asyncio.AsyncEngine', 'py:class'): 'orm/extensions/asyncio.html#$',
+            ('sqlalchemy.ext.asyncio.AsyncSession', 'py:class'): 'orm/extensions/asyncio.html#$',
+            ('sqlalchemy.ext.asyncio.AsyncSession.run_sync', 'py:method'): 'orm/extensions/asyncio.html#$',
+            ('sqlalchemy.ext.asyncio.async_scoped_session', 'py:class'): 'orm/extensions/asyncio.html#$',
+            ('sqlalchemy.ext.asyncio.create_async_engine', 'py:function'): 'orm/extensions/asyncio.html#$',
+            ('sqlalchemy.ext.asyncio.session.AsyncSession', 'py:class'): (
+                'orm/extensions/asyncio.html#sqlalchemy.ext.asyncio.AsyncSession'
+            ),
+            ('sqlalchemy.ext.asyncio.scoping.async_scoped_session', 'py:class'): (
+                'orm/extensions/asyncio.html#sqlalchemy.ext.asyncio.async_scoped_session'
+            ),
             ('sqlalchemy.exc.OperationalError', 'py:exception'): 'core/exceptions.html#$',
             ('sqlalchemy.exc.ProgrammingError', 'py:exception'): 'core/exceptions.html#$',
             ('sqlalchemy.orm.DeclarativeBase', 'py:class'): 'orm/mapping_api.html#$',

@@ -46,6 +46,7 @@ __all__ = [
     'TABLE_BIND',
     'native_session_cursor',
     'per_engine',
+    'refuse_async',
     'session_cursor',
 ]
 
@@ -392,7 +393,25 @@ def native_session_cursor(session: AnySession, name: str) -> SessionTransactionC
     return fresh
 
 
+def refuse_async(session: object) -> None:
+    """Raise TypeError if ``session`` belongs to SQLAlchemy's asyncio extension.
+
+    Its methods return coroutines, which the sync API would fail on with a
+    puzzling AttributeError (and a never-awaited warning). Looked up by
+    module, so that nothing imports the asyncio extension (nor needs
+    greenlet) unless the application does.
+    """
+    if type(session).__module__.startswith('sqlalchemy.ext.asyncio'):
+        raise TypeError(
+            f'mortar_rdb.sequence was given an {type(session).__name__}, which the sync API cannot use: '
+            'in asyncio code use mortar_rdb.sequence.asyncio instead, for example '
+            '"await register_sequence(name, async_session)" and '
+            '"await get_async_sequence(name).next(async_session)".'
+        )
+
+
 def _begin(session: Session, bind_arguments: dict[str, Any]) -> SessionTransactionCursor:
+    refuse_async(session)
     try:
         return SessionTransactionCursor(session, bind_arguments)
     except exc.DBAPIError as error:

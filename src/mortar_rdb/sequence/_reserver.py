@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Protocol, TypeVar
 from weakref import WeakSet, WeakValueDictionary
 
-from sqlalchemy import Engine, exc
+from sqlalchemy import Connection, Engine, exc
 from sqlalchemy.orm import Session, scoped_session
 
 from . import generic
@@ -118,6 +118,12 @@ class Reserver:
                 connection.execution_options(isolation_level='AUTOCOMMIT')
             connection.detach()
             self._cursor = ConnectionCursor(connection)
+            if self.engine.dialect.is_async:
+                # An async driver's connection must be closed on its own
+                # event loop, before that loop ends.
+                from .asyncio import close_with_loop
+
+                close_with_loop(self)
         return self._cursor
 
     def _rollback(self, cursor: ConnectionCursor) -> None:
@@ -131,9 +137,24 @@ class Reserver:
         cursor, self._cursor = self._cursor, None
         if cursor is not None:
             try:
+                dbapi_connection = cursor.connection.connection.dbapi_connection
                 cursor.connection.invalidate()
+                # Invalidating a detached connection leaves the driver's
+                # connection to the garbage collector, which cannot close an
+                # async driver's once its event loop has ended: close it now.
+                if dbapi_connection is not None:
+                    self.engine.dialect.do_terminate(dbapi_connection)
             except Exception:  # closing a broken connection may fail too; it is gone either way
                 pass
+
+    def abandon(self) -> None:
+        """Close the connection, which belongs to an event loop that is ending or gone.
+
+        An async driver's connection only works on the loop it was opened
+        on; the next use, on another loop, opens another.
+        """
+        with self._lock:
+            self._discard()
 
     def _after_fork_in_child(self) -> None:
         # Closing the inherited connection would end the parent's session on
@@ -182,6 +203,13 @@ def refuse_if_caller_locks_out(name: str, engine: Engine, session: AnySession, m
     if isinstance(session, scoped_session):
         session = session()
     if not session.in_transaction():
+        return
+    bind = session.get_bind(**TABLE_BIND)
+    held = getattr(session.get_transaction(), '_connections', None)
+    if held is not None and (bind.engine if isinstance(bind, Connection) else bind) not in held:
+        # The transaction has not used the database yet, so it holds no
+        # lock; asking for its connection would take one from the pool,
+        # which many waiting callers may have emptied.
         return
     connection = session.connection(bind_arguments=TABLE_BIND)
     mine, theirs = engine.url, connection.engine.url

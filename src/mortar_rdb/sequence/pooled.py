@@ -34,7 +34,7 @@ from zope.interface import implementer, provider
 
 from ..interfaces import IManagedSequence, IManagedSequenceFactory
 from ..sessions import AnySession
-from ._cursor import TABLE_BIND
+from ._cursor import TABLE_BIND, refuse_async
 from ._reserver import forget_blocks_after_fork, refuse_if_caller_locks_out, reserver_for
 from ._values import check_count
 from .errors import InvalidSequenceValue, SharedConnectionPool
@@ -127,6 +127,16 @@ class SequenceImplementation:
             return value
         return self._next_from_new_block(session)
 
+    def from_block(self) -> int | None:
+        """The next value of this process's block, or None when it is used up.
+
+        Never touches the database: the async face takes values this way
+        without leaving the event loop, and reserves only when it gets None.
+        """
+        block = self._block
+        value = next(block.values)
+        return value if value <= block.top else None
+
     def _next_from_new_block(self, session: AnySession | None) -> int:
         """A value from the current block, or from a new one when it is used up.
 
@@ -192,6 +202,7 @@ class SequenceImplementation:
 
     def _refuse_if_caller_locks_us_out(self, session: AnySession | None, method: str = 'next') -> None:
         if session is not None:
+            refuse_async(session)
             refuse_if_caller_locks_out(self.name, self._engine, session, method)
 
     def __repr__(self) -> str:
@@ -238,12 +249,14 @@ _counter: Callable[[int], Iterator[int]] = itertools.count if _gil_enabled() els
 
 def _engine_of(session: AnySession) -> Engine:
     """The engine of the session's bind for the ``sequences`` table."""
+    refuse_async(session)
     bind = session.get_bind(**TABLE_BIND)
     return bind.engine if isinstance(bind, Connection) else bind
 
 
 def _usable(name: str, engine: Engine) -> Engine:
     """``engine``, if it can give a reservation a connection of its own."""
+    refuse_async(engine)
     if isinstance(engine.pool, _SHARING_POOLS):
         raise SharedConnectionPool(name, type(engine.pool).__name__)
     return engine

@@ -197,7 +197,10 @@ class SQLite(SequenceSQL):
         # The sqlite3 module opens a transaction before the first write, and
         # an explicit BEGIN takes at least the shared lock that, in rollback
         # journal mode, keeps another connection from committing.
-        return bool(getattr(dbapi_connection, 'in_transaction', False))
+        # An async driver's adapted connection wraps the driver's own
+        # (aiosqlite's), which says the same.
+        driver_connection = getattr(dbapi_connection, 'driver_connection', dbapi_connection)
+        return bool(getattr(driver_connection, 'in_transaction', False))
 
 
 class MySQL(SequenceSQL):
