@@ -2,7 +2,10 @@
 import pickle
 
 import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
 
+from mortar_rdb.sequence import generic, pooled
 from mortar_rdb.sequence.errors import (
     BlockReservationBlocked,
     InvalidSequenceName,
@@ -17,6 +20,7 @@ from mortar_rdb.sequence.errors import (
     SequenceRestartRefused,
     SequenceTableMissing,
 )
+from mortar_rdb.sequence.generic import sequences
 
 ERRORS = [
     SequenceNotRegistered('seq'),
@@ -100,3 +104,30 @@ def test_a_locked_sqlite_database_is_blamed_on_another_writer_not_the_same_seque
     message = str(SequenceConflict(sqlite3.OperationalError('database is locked')))
     assert message.startswith('The database is locked by another writer')
     assert 'same sequence' not in message
+
+
+@pytest.mark.parametrize('given', ['engine', 'connection', 'none'])
+@pytest.mark.parametrize('impl', ['generic', 'pooled'])
+def test_something_other_than_a_session_is_refused_with_what_to_pass(db_url, impl, given):
+    engine = create_engine(db_url)
+    sequences.create(engine)
+    implementation = {'generic': generic.SequenceImplementation, 'pooled': pooled.SequenceImplementation}[impl]
+    with engine.connect() as connection:
+        wrong = {'engine': engine, 'connection': connection, 'none': None}[given]
+        refused = r'needs a SQLAlchemy Session \(or scoped_session\) here, not .*: pass get_session\(\)'
+        with pytest.raises(TypeError, match=refused):
+            implementation('seq', wrong)
+    engine.dispose()
+
+
+@pytest.mark.parametrize('given', ['engine', 'connection', 'none'])
+def test_next_given_something_other_than_a_session_says_what_to_pass(db_url, given):
+    engine = create_engine(db_url)
+    sequences.create(engine)
+    with Session(engine) as session, session.begin():
+        sequence = generic.SequenceImplementation('seq', session)
+    with engine.connect() as connection:
+        wrong = {'engine': engine, 'connection': connection, 'none': None}[given]
+        with pytest.raises(TypeError, match='pass get_session'):
+            sequence.next(wrong)
+    engine.dispose()

@@ -47,6 +47,7 @@ __all__ = [
     'native_session_cursor',
     'per_engine',
     'refuse_async',
+    'refuse_non_session',
     'session_cursor',
 ]
 
@@ -366,7 +367,11 @@ def session_cursor(session: AnySession) -> SessionTransactionCursor:
     """The cursor on ``session``'s connection for the ``sequences`` table, for its current transaction."""
     if isinstance(session, scoped_session):
         session = session()
-    cached: SessionTransactionCursor | None = session.info.get(_TABLE_KEY)
+    try:
+        cached: SessionTransactionCursor | None = session.info.get(_TABLE_KEY)
+    except AttributeError:
+        refuse_non_session(session)
+        raise
     # is_current(), written out: this is every next()'s path.
     if cached is not None and cached.transaction is session.get_transaction() and cached.transaction.is_active:  # type: ignore[union-attr]
         return cached
@@ -382,7 +387,11 @@ def native_session_cursor(session: AnySession, name: str) -> SessionTransactionC
     """
     if isinstance(session, scoped_session):
         session = session()
-    by_name: dict[str, SessionTransactionCursor] = session.info.get(_NATIVE_KEY) or {}
+    try:
+        by_name: dict[str, SessionTransactionCursor] = session.info.get(_NATIVE_KEY) or {}
+    except AttributeError:
+        refuse_non_session(session)
+        raise
     cached = by_name.get(name)
     if cached is not None and cached.is_current(session):
         return cached
@@ -410,8 +419,23 @@ def refuse_async(session: object) -> None:
         )
 
 
-def _begin(session: Session, bind_arguments: dict[str, Any]) -> SessionTransactionCursor:
+def refuse_non_session(session: object) -> None:
+    """Raise TypeError, saying what to pass, if ``session`` is not a SQLAlchemy ``Session``.
+
+    An engine, a connection or None would otherwise fail deep inside with an
+    AttributeError that names none of them. Only called off the hot path:
+    where a cached cursor is found, the session was checked when it was made.
+    """
     refuse_async(session)
+    if not isinstance(session, (Session, scoped_session)):
+        raise TypeError(
+            f'mortar_rdb.sequence needs a SQLAlchemy Session (or scoped_session) here, not {session!r}: '
+            'pass get_session(), or a Session(engine) of your own.'
+        )
+
+
+def _begin(session: Session, bind_arguments: dict[str, Any]) -> SessionTransactionCursor:
+    refuse_non_session(session)
     try:
         return SessionTransactionCursor(session, bind_arguments)
     except exc.DBAPIError as error:

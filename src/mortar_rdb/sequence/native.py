@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, scoped_session
 from zope.interface import implementer, provider
 
 from ..interfaces import IManagedSequence, IManagedSequenceFactory
-from ._cursor import ConnectionCursor, PerEngine, native_session_cursor, refuse_async
+from ._cursor import ConnectionCursor, PerEngine, native_session_cursor, refuse_non_session
 from ._dialects import Meaning, NativeSQL
 from ._names import check_name
 from ._table import INT64_MAX
@@ -174,7 +174,7 @@ def names(session: AnySession) -> list[str]:
     Every sequence of the default schema, whoever created it. Raises
     NoNativeSequences on a database without sequences.
     """
-    refuse_async(session)
+    refuse_non_session(session)
     if isinstance(session, scoped_session):
         session = session()
     cursor = ConnectionCursor(session.connection())

@@ -34,7 +34,7 @@ from zope.interface import implementer, provider
 
 from ..interfaces import IManagedSequence, IManagedSequenceFactory
 from ..sessions import AnySession
-from ._cursor import TABLE_BIND, refuse_async
+from ._cursor import TABLE_BIND, refuse_async, refuse_non_session
 from ._reserver import forget_blocks_after_fork, refuse_if_caller_locks_out, reserver_for
 from ._values import check_count
 from .errors import InvalidSequenceValue, SharedConnectionPool
@@ -249,7 +249,7 @@ _counter: Callable[[int], Iterator[int]] = itertools.count if _gil_enabled() els
 
 def _engine_of(session: AnySession) -> Engine:
     """The engine of the session's bind for the ``sequences`` table."""
-    refuse_async(session)
+    refuse_non_session(session)
     bind = session.get_bind(**TABLE_BIND)
     return bind.engine if isinstance(bind, Connection) else bind
 
