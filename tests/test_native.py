@@ -296,6 +296,16 @@ def test_a_dropped_sequence_is_a_clear_error(db_url):
 
 
 @on_servers
+def test_a_missing_sequence_says_the_session_may_be_on_another_database(db_url):
+    register_session(db_url)
+    sequence = register('seq')
+    transaction.commit()
+    execute(db_url, DropSequence(Sequence('seq')))
+    with pytest.raises(NativeSequenceMissing, match='dropped, or this session is on another database'):
+        sequence.next(get_session())
+
+
+@on_servers
 def test_an_exhausted_sequence_is_a_clear_error(db_url):
     execute(db_url, CreateSequence(Sequence('short', start=1, maxvalue=2)))
     register_session(db_url)

@@ -140,12 +140,13 @@ class SequenceMissing(SequenceError, LookupError):
 
 
 class NativeSequenceMissing(SequenceMissing):
-    """A registered native sequence no longer exists in the database."""
+    """A registered native sequence does not exist in the session's database."""
 
     def __str__(self) -> str:
         return (
-            f'The native sequence {self.name!r} does not exist in {self.where} any more; it was '
-            'dropped. Register it again with register_sequence() only if restarting '
+            f'The native sequence {self.name!r} does not exist in {self.where}: it was dropped, '
+            'or this session is on another database than the one it was registered in. Check the '
+            "session's URL first; register it again with register_sequence() only if restarting "
             'its numbering is safe.'
         )
 
