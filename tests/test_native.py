@@ -291,17 +291,9 @@ def test_a_dropped_sequence_is_a_clear_error(db_url):
     sequence = register('seq')
     transaction.commit()
     execute(db_url, DropSequence(Sequence('seq')))
-    with pytest.raises(NativeSequenceMissing, match="'seq' does not exist"):
-        sequence.next(get_session())
-
-
-@on_servers
-def test_a_missing_sequence_says_the_session_may_be_on_another_database(db_url):
-    register_session(db_url)
-    sequence = register('seq')
-    transaction.commit()
-    execute(db_url, DropSequence(Sequence('seq')))
-    with pytest.raises(NativeSequenceMissing, match='dropped, or this session is on another database'):
+    # It may also be that the session is on another database: the message says so.
+    missing = "'seq' does not exist in .*: it was dropped, or this session is on another database"
+    with pytest.raises(NativeSequenceMissing, match=missing):
         sequence.next(get_session())
 
 
