@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
-import mortar_rdb.sequence._cli_terminal as terminal
+import mortar_rdb.sequence._cli.terminal as terminal
 from mortar_rdb.sequence.__main__ import main
 from tests.databases import on_servers, only_on
 from tests.helpers import make_mortar3_table, stored_values

@@ -1,7 +1,7 @@
 """The command line and its terminal: output written whole, what it waits for, a quiet Ctrl-C.
 
 Kept apart from the commands (:mod:`.__main__`) and from what they say when
-they fail (:mod:`._cli_messages`).
+they fail (:mod:`.messages`).
 """
 from __future__ import annotations
 

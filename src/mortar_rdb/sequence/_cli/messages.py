@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import exc
 
-from ._dialects import Meaning, codes_for, meaning
-from .errors import (
+from .._dialects import Meaning, codes_for, meaning
+from ..errors import (
     InvalidSequenceName,
     InvalidSequenceValue,
     NoNativeSequences,

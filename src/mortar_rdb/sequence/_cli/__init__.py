@@ -1,0 +1,2 @@
+"""The command line, ``python -m mortar_rdb.sequence`` or ``mortar-sequence``:
+its commands (``main``), its messages and its terminal handling."""
