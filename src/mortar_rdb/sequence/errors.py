@@ -7,6 +7,8 @@ intact).
 """
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import exc
 from transaction.interfaces import TransientError
 from zope.interface.interfaces import ComponentLookupError
@@ -26,11 +28,13 @@ __all__ = [
     'SequenceConnectionLost',
     'SequenceCreationBlocked',
     'SequenceError',
+    'SequenceInDoubt',
     'SequenceMissing',
     'SequenceNotRegistered',
     'SequenceOverflow',
     'SequenceRestartRefused',
     'SequenceRetryable',
+    'SequenceServerReadOnly',
     'SequenceTableMissing',
     'SequenceTableNotUpgradable',
     'SharedConnectionPool',
@@ -393,3 +397,71 @@ def _first_line(error: BaseException | None) -> str:
 
 def _sqlite_busy(error: BaseException | None) -> bool:
     return type(error).__module__ == 'sqlite3' and 'database is locked' in str(error)
+
+
+class SequenceServerReadOnly(_AlsoTheDriversError, SequenceError, exc.InternalError, exc.OperationalError):
+    """The database server accepts no writes: a hot standby, or read-only transactions.
+
+    Taking a value writes (even a native sequence's), so it can only be done
+    on the primary. Running the transaction again on the same server cannot
+    help, so this is not retried. It is also the SQLAlchemy error the driver
+    raised (``InternalError`` from psycopg, ``OperationalError`` or
+    ``InternalError`` from PyMySQL). The driver's error is :attr:`orig`.
+    """
+
+    def __init__(self, where: str, orig: BaseException | None = None) -> None:
+        Exception.__init__(self, where, orig)
+        self.where = where
+        self._keep(orig)
+
+    def __str__(self) -> str:
+        said = f' ({_first_line(self.orig)})' if self.orig is not None else ''
+        return (
+            f'The database server at {self.where} is read-only{said}: it is a hot standby, or its '
+            'transactions are read-only (default_transaction_read_only, read_only, or a READ ONLY '
+            'transaction). Sequence values can only be taken, and sequences created, restarted or dropped, '
+            "on the primary: point this session's engine (or its binds) at the primary server."
+        )
+
+
+class SequenceInDoubt(_AlsoTheDriversError, SequenceError, exc.OperationalError):
+    """A sequence's row is held by a transaction left in doubt: prepared, then never ended.
+
+    A process that dies between the two phases of a two-phase commit leaves
+    its prepared transaction, and its locks, on the server until an operator
+    commits or rolls it back. Running the transaction again would only wait
+    again, so this is not retried (unlike
+    :class:`SequenceConflict`). ``transactions`` are the
+    :class:`~mortar_rdb.sequence._dialects.in_doubt.PreparedTransaction` s
+    found; the driver's lock-wait error is :attr:`orig`.
+    """
+
+    def __init__(self, where: str, transactions: tuple[Any, ...], orig: BaseException | None = None) -> None:
+        Exception.__init__(self, where, transactions, orig)
+        self.where = where
+        self.transactions = transactions
+        self._keep(orig)
+
+    def __str__(self) -> str:
+        described = '; '.join(_described(found) for found in self.transactions)
+        first = self.transactions[0]
+        held = all(found.sequences for found in self.transactions)
+        return (
+            f'A sequence in {self.where} is {"held" if held else "probably held"} by a transaction left in doubt '
+            f'(prepared for two-phase commit, then never committed or rolled back): {described}. '
+            'Running the transaction again will only wait again. End the transaction in doubt: '
+            f'{first.commit} if the rest of its distributed transaction committed, else {first.rollback}; '
+            'or "python -m mortar_rdb.sequence in-doubt --url URL" lists them and '
+            '"... in-doubt rollback ID" ends one.'
+        )
+
+
+def _described(found: Any) -> str:
+    facts = [f'id {found.id!r}']
+    if found.database is not None:
+        facts.append(f'database {found.database!r}')
+    if found.seconds is not None:
+        facts.append(f'prepared {found.seconds} seconds ago')
+    if found.sequences:
+        facts.append('holding ' + ', '.join(repr(name) for name in found.sequences))
+    return ', '.join(facts)

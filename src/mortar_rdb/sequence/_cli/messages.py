@@ -25,8 +25,10 @@ from ..errors import (
     SequenceConflict,
     SequenceConnectionLost,
     SequenceError,
+    SequenceInDoubt,
     SequenceOverflow,
     SequenceRestartRefused,
+    SequenceServerReadOnly,
     SequenceTableMissing,
 )
 
@@ -211,6 +213,23 @@ def _outgrown(error: BaseException, c: Context) -> str:
     return text
 
 
+def _read_only(error: BaseException, c: Context) -> str:
+    return (
+        f'the database server at {c.url} is read-only (a hot standby, or read-only transactions); {c.changes}: '
+        'run the command against the primary server (--url)'
+    )
+
+
+def _in_doubt(error: BaseException, c: Context) -> str:
+    assert isinstance(error, SequenceInDoubt)
+    ids = ', '.join(repr(found.id) for found in error.transactions)
+    return (
+        f'{c.locked} is held by a transaction left in doubt (prepared, never committed or rolled back: {ids}); '
+        f'{c.changes}, and running the command again will only wait again: "in-doubt" lists them, '
+        '"in-doubt commit ID" or "in-doubt rollback ID" ends one'
+    )
+
+
 def _sequence_error(error: BaseException, c: Context) -> str:
     return one_line(error)
 
@@ -220,6 +239,8 @@ _SAYINGS = [
     (NoSuchSequence, _no_such_sequence),
     (SequenceOverflow, _overflow),
     (SequenceRestartRefused, _restart_refused),
+    (SequenceServerReadOnly, _read_only),
+    (SequenceInDoubt, _in_doubt),
     (SequenceConflict, _conflict),
     (SequenceConnectionLost, _connection_lost),
     (NoNativeSequences, _no_native),

@@ -19,7 +19,14 @@ meaning                becomes
 ``ALREADY_EXISTS``     creating a native sequence looks again: another
                        connection created it at the same moment
 ``EXHAUSTED``          ``NativeSequenceExhausted``
+``READ_ONLY``          ``SequenceServerReadOnly`` (a hot standby, or read-only
+                       transactions): values are taken on the primary
 =====================  ======================================================
+
+A ``LOCK_WAIT`` on a database where transactions can be left in doubt
+(prepared for two-phase commit, never ended) is looked into further: if
+such a transaction holds the row, it becomes ``SequenceInDoubt``
+(:mod:`.in_doubt` finds them).
 
 Any error the server reports as a lost connection becomes
 ``SequenceConnectionLost`` (retried by ``transaction``), whatever its code.
@@ -43,9 +50,11 @@ class Meaning(Enum):
     CONFLICT = 'conflict'
     ALREADY_EXISTS = 'already exists'
     EXHAUSTED = 'sequence exhausted'
+    #: The server or the transaction accepts no writes: a hot standby, or read-only transactions.
+    READ_ONLY = 'read-only'
 
 
-NO_SUCH_TABLE, NO_SUCH_SEQUENCE, LOCK_WAIT, CONFLICT, ALREADY_EXISTS, EXHAUSTED = Meaning
+NO_SUCH_TABLE, NO_SUCH_SEQUENCE, LOCK_WAIT, CONFLICT, ALREADY_EXISTS, EXHAUSTED, READ_ONLY = Meaning
 
 
 # The tables ----------------------------------------------------------------
@@ -59,6 +68,9 @@ POSTGRESQL: Mapping[object, Meaning] = {
     '42P07': ALREADY_EXISTS,  # duplicate_table
     '23505': ALREADY_EXISTS,  # unique_violation: two CREATEs raced on the catalog
     '2200H': EXHAUSTED,  # sequence_generator_limit_exceeded
+    # read_only_sql_transaction: a hot standby, default_transaction_read_only,
+    # or a READ ONLY transaction (also nextval() and DDL on a standby)
+    '25006': READ_ONLY,
 }
 
 #: MariaDB and MySQL, by error number.
@@ -69,6 +81,8 @@ MARIADB: Mapping[object, Meaning] = {
     1213: CONFLICT,  # ER_LOCK_DEADLOCK
     1050: ALREADY_EXISTS,  # ER_TABLE_EXISTS_ERROR
     4084: EXHAUSTED,  # ER_SEQUENCE_RUN_OUT
+    1792: READ_ONLY,  # ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION
+    1290: READ_ONLY,  # ER_OPTION_PREVENTS_STATEMENT: the server runs with --read-only
 }
 
 #: SQLite, by primary result code or, where that is SQLITE_ERROR, message.
