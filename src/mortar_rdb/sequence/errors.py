@@ -23,6 +23,7 @@ __all__ = [
     'NoNativeSequences',
     'NoSuchSequence',
     'NotASequence',
+    'NotInDoubt',
     'SequenceChangeBlocked',
     'SequenceConflict',
     'SequenceConnectionLost',
@@ -465,3 +466,19 @@ def _described(found: Any) -> str:
     if found.sequences:
         facts.append('holding ' + ', '.join(repr(name) for name in found.sequences))
     return ', '.join(facts)
+
+
+class NotInDoubt(SequenceError, LookupError):
+    """There is no transaction in doubt with this id in the database, so there is nothing to end."""
+
+    def __init__(self, id: str, where: str) -> None:
+        Exception.__init__(self, id, where)
+        self.id = id
+        self.where = where
+
+    def __str__(self) -> str:
+        return (
+            f'There is no transaction in doubt (prepared, not yet committed or rolled back) with id {self.id!r} '
+            f'in {self.where}, so nothing was changed: "in-doubt" lists those there are; it may have been '
+            'ended already, or belong to another database.'
+        )

@@ -29,7 +29,7 @@ from .. import _operations as operations
 from .._names import check_name
 from .._table import INT64_MAX
 from ..errors import InvalidSequenceName, SequenceError
-from . import terminal
+from . import in_doubt, terminal
 from .messages import DEFAULT_URL, Context, argument, explain, shown_name
 from .timeouts import bounded_engine
 
@@ -271,6 +271,7 @@ def _parser() -> argparse.ArgumentParser:
         'upgrade-table --url postgresql+psycopg://app@db.example.com/app',
         impl=False,
     )
+    in_doubt.add_command(command, _output)
     return parser
 
 

@@ -46,6 +46,8 @@ class PreparedTransaction(NamedTuple):
 
 
 def _autocommit(connection: Connection) -> Connection:
+    if connection.get_execution_options().get('isolation_level') == 'AUTOCOMMIT':
+        return connection  # setting it again once a statement has run is refused
     return connection.execution_options(isolation_level='AUTOCOMMIT')
 
 
