@@ -37,6 +37,7 @@ from ._dialects import (
     meaning,
     native_sql_for,
     table_sql_for,
+    timed_out,
     upgrade_for,
 )
 from ._table import TableShape, read_shape, sequences
@@ -48,6 +49,7 @@ from .errors import (
     SequenceConnectionLost,
     SequenceInDoubt,
     SequenceServerReadOnly,
+    SequenceStatementTimeout,
     SequenceTableMissing,
 )
 
@@ -145,13 +147,15 @@ class PerEngine:
             if what is Meaning.EXHAUSTED:
                 return NativeSequenceExhausted(native)
         if getattr(error, 'connection_invalidated', False):
-            return SequenceConnectionLost(orig)
+            return SequenceConnectionLost(orig, timed_out(orig))
         if what is Meaning.LOCK_WAIT and engine is not None:
             in_doubt = self.in_doubt_holding(engine)
             if in_doubt:
                 return SequenceInDoubt(self.where, tuple(in_doubt), orig)
         if what in _RETRYABLE:
-            return SequenceConflict(orig, advice)
+            return SequenceConflict(orig, advice, self.codes.locks if what is Meaning.LOCK_WAIT else None)
+        if what is Meaning.STATEMENT_TIMEOUT:
+            return SequenceStatementTimeout(self.where, orig)
         if native is None:
             self.forget_shape()
             if what is Meaning.NO_SUCH_TABLE:

@@ -18,9 +18,15 @@ from sqlalchemy import Engine
 
 from .._dialects import PreparedTransaction, in_doubt_sql_for
 from ..errors import NotInDoubt
+from . import terminal
 from .messages import Context, shown_name
 
 __all__ = ['add_command']
+
+
+def _output(context: Context, text: str) -> None:
+    context.waiting_for(None)  # from now on the command waits for its reader, not the database
+    terminal.write(text)
 
 
 def _document(found: PreparedTransaction) -> dict[str, Any]:
@@ -37,9 +43,7 @@ def _line(found: PreparedTransaction) -> str:
     return f'{shown_name(found.id)}\t{found.database or "-"}\t{seconds}\t{held}\n'
 
 
-def _run(
-    engine: Engine, arguments: argparse.Namespace, context: Context, output: Callable[[Context, str], None]
-) -> None:
+def _run(engine: Engine, arguments: argparse.Namespace, context: Context) -> None:
     if arguments.action is not None and arguments.id is None:
         arguments.in_doubt_usage.error(f'{arguments.action} needs the id of the transaction to end')
     sql = in_doubt_sql_for(engine.dialect)
@@ -47,9 +51,9 @@ def _run(
         found = sql.listing(connection)
         if arguments.action is None:
             if arguments.json:
-                output(context, json.dumps([_document(each) for each in found], ensure_ascii=False) + '\n')
+                _output(context, json.dumps([_document(each) for each in found], ensure_ascii=False) + '\n')
             else:
-                output(context, ''.join(_line(each) for each in found))
+                _output(context, ''.join(_line(each) for each in found))
             return
         chosen = next((each for each in found if arguments.id in (each.id, each.commit.split(' ', 2)[-1])), None)
         if chosen is None:
@@ -58,16 +62,16 @@ def _run(
         sql.end(connection, chosen, commit)
     done = 'committed' if commit else 'rolled back'
     if arguments.json:
-        output(context, json.dumps({'id': chosen.id, 'done': done}, ensure_ascii=False) + '\n')
+        _output(context, json.dumps({'id': chosen.id, 'done': done}, ensure_ascii=False) + '\n')
     else:
-        output(context, f'{done} the transaction in doubt {shown_name(chosen.id)} in {context.url}\n')
+        _output(context, f'{done} the transaction in doubt {shown_name(chosen.id)} in {context.url}\n')
 
 
-def add_command(command: Callable[..., Any], output: Callable[[Context, str], None]) -> None:
-    """Add ``in-doubt`` with the command line's ``command`` helper; ``output`` writes what it prints."""
+def add_command(command: Callable[..., Any]) -> None:
+    """Add ``in-doubt`` to the command line, with its ``command`` helper."""
     sub = command(
         'in-doubt',
-        lambda engine, arguments, context: _run(engine, arguments, context, output),
+        _run,
         'List the transactions left in doubt (prepared for two-phase commit, never committed or rolled back), '
         'one line each: id, database, age, the sequences it holds ("?" where the database cannot tell, '
         'as on MariaDB); or commit or roll back one by its id.',
