@@ -1,8 +1,9 @@
 """Transactions left in doubt: a process killed right after PREPARE, then what the reader is told.
 
-Runs on the PostgreSQL that can prepare (``MORTAR_RDB_TEST_POSTGRESQL_TWOPHASE``)
-and on MariaDB (``MORTAR_RDB_TEST_MARIADB``, whose XA transactions outlive
-their client). Under ``CI=true`` a missing server fails the tests. Every
+Runs on the PostgreSQL that can prepare (``MORTAR_RDB_TEST_POSTGRESQL_TWOPHASE``;
+under ``CI=true`` the tests fail without it) and, when the run includes
+MariaDB (``MORTAR_RDB_TEST_MARIADB``), there too: its XA transactions
+outlive their client. Every
 prepared transaction a test leaves is rolled back in its tear-down: on
 MariaDB they are server-wide, so only those the test made.
 """
@@ -29,6 +30,8 @@ from mortar_rdb.sequence.errors import SequenceInDoubt
 from mortar_rdb.sequence.generic import SequenceImplementation as Generic
 from mortar_rdb.sequence.schema import create_table
 
+from .databases import configured
+
 SERVERS = {'postgresql': 'MORTAR_RDB_TEST_POSTGRESQL_TWOPHASE', 'mariadb': 'MORTAR_RDB_TEST_MARIADB'}
 
 #: Prepares a transaction that took a value of 'invoices', then dies at once, as a crash would leave it.
@@ -49,7 +52,7 @@ def listing(engine: Engine) -> list[PreparedTransaction]:
         return in_doubt_sql_for(engine.dialect).listing(connection)
 
 
-@pytest.fixture(params=list(SERVERS))
+@pytest.fixture(params=['postgresql', *(['mariadb'] if 'mariadb' in configured() else [])])
 def url(request: pytest.FixtureRequest) -> Iterator[str]:
     variable = SERVERS[request.param]
     found = os.environ.get(variable)

@@ -422,9 +422,11 @@ class SequenceInDoubt(_AlsoTheDriversError, SequenceError, exc.OperationalError)
     its prepared transaction, and its locks, on the server until an operator
     commits or rolls it back. Running the transaction again would only wait
     again, so this is not retried (unlike
-    :class:`SequenceConflict`). ``transactions`` are the
-    :class:`~mortar_rdb.sequence._dialects.in_doubt.PreparedTransaction` s
-    found; the driver's lock-wait error is :attr:`orig`.
+    :class:`SequenceConflict`). ``transactions`` are those found, each with
+    its ``id``, ``database``, ``seconds`` since it was prepared and
+    ``sequences`` held (None where the database does not tell), and the
+    ``commit`` and ``rollback`` statements that end it; the driver's
+    lock-wait error is :attr:`orig`.
     """
 
     def __init__(self, where: str, transactions: tuple[Any, ...], orig: BaseException | None = None) -> None:

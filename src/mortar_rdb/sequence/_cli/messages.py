@@ -24,6 +24,7 @@ from ..errors import (
     NoNativeSequences,
     NoSuchSequence,
     NotASequence,
+    NotInDoubt,
     SequenceChangeBlocked,
     SequenceConflict,
     SequenceConnectionLost,
@@ -264,6 +265,13 @@ def _in_doubt(error: Any, c: Context) -> str:
     )
 
 
+def _not_in_doubt(error: Any, c: Context) -> str:
+    return (
+        f'there is no transaction in doubt with id {error.id!r} in {c.url}; nothing was changed: '
+        '"in-doubt" lists those there are (it may have been ended already, or belong to another database)'
+    )
+
+
 def _sequence_error(error: Any, c: Context) -> str:
     return one_line(error)
 
@@ -278,6 +286,7 @@ _SAYINGS: list[tuple[type[BaseException], Callable[[Any, Context], str]]] = [
     (SequenceRestartRefused, _restart_refused),
     (SequenceServerReadOnly, _read_only),
     (SequenceInDoubt, _in_doubt),
+    (NotInDoubt, _not_in_doubt),
     (SequenceConflict, _conflict),
     (SequenceConnectionLost, _connection_lost),
     (SequenceStatementTimeout, _statement_timeout),
