@@ -283,8 +283,8 @@ class ConnectionCursor:
         except self.engine.driver_errors as error:
             raise self._translated(error) from error
 
-    def rows(self) -> list[tuple[str, int]]:
-        """Every row's name and stored value, in no particular order."""
+    def rows(self) -> list[tuple[str, int | None]]:
+        """Every row's name and stored value (None for NULL), in no particular order."""
         try:
             return self.table.all(self.cursor)
         except self.engine.driver_errors as error:

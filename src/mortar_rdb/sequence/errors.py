@@ -39,6 +39,7 @@ __all__ = [
     'SequenceStatementTimeout',
     'SequenceTableMissing',
     'SequenceTableNotUpgradable',
+    'SequenceValueUnset',
     'SharedConnectionPool',
 ]
 
@@ -382,4 +383,21 @@ class SequenceStatementTimeout(_AlsoTheDriversError, SequenceError, exc.Operatio
             f'A statement on {self.where} ran past the time limit its server allows and was stopped '
             f'({_first_line(self.orig)}): roll the transaction back, then run it again or allow '
             "statements longer (PostgreSQL's statement_timeout, MariaDB's max_statement_time)."
+        )
+
+
+class SequenceValueUnset(SequenceError, ValueError):
+    """The row of a sequence holds NULL, which mortar_rdb 3.0's column allowed:
+    what it handed out last, and so what comes next, is unknown."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+    def __str__(self) -> str:
+        return (
+            f'The row of sequence {self.name!r} in the sequences table holds NULL (mortar_rdb 3.0 allowed it), '
+            'so its next value is unknown and nothing was handed out: restart it at the first value not yet '
+            'used with restart(session, value, force=True) on the sequence, or "python -m mortar_rdb.sequence '
+            'restart NAME VALUE --force".'
         )

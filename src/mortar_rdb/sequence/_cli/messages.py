@@ -32,6 +32,7 @@ from ..errors import (
     SequenceRestartRefused,
     SequenceStatementTimeout,
     SequenceTableMissing,
+    SequenceValueUnset,
 )
 from .failures import DatabaseUnreachable, DriverMissing, NoDatabaseFile
 
@@ -211,6 +212,14 @@ def _connection_lost(error: Any, c: Context) -> str:
     )
 
 
+def _value_unset(error: Any, c: Context) -> str:
+    return (
+        f'the row of sequence {error.name!r} in the sequences table of {c.url} holds NULL (mortar_rdb 3.0 allowed '
+        f'it), so its next value is unknown; {c.changes}: restart it at the first value not yet used with '
+        f'"restart {argument(error.name)} VALUE --force"'
+    )
+
+
 def _statement_timeout(error: Any, c: Context) -> str:
     return (
         f'a statement on {c.url} ran for {c.waited} and was stopped; {c.changes}: '
@@ -261,6 +270,7 @@ _SAYINGS: list[tuple[type[BaseException], Callable[[Any, Context], str]]] = [
     (SequenceConflict, _conflict),
     (SequenceConnectionLost, _connection_lost),
     (SequenceStatementTimeout, _statement_timeout),
+    (SequenceValueUnset, _value_unset),
     (NoNativeSequences, _no_native),
     (NotASequence, _not_a_sequence),
     (SequenceChangeBlocked, _change_blocked),
