@@ -5,6 +5,7 @@ facts, how the driver's message is quoted)."""
 from __future__ import annotations
 
 from sqlalchemy import exc
+from zope.interface.interfaces import ComponentLookupError
 
 
 class SequenceError(Exception):
@@ -61,3 +62,10 @@ _RETRY = (
 def _first_line(error: BaseException | None) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+def not_registered(name: str) -> ComponentLookupError:
+    """The error for a sequence name nobody registered, saying how to register it."""
+    return ComponentLookupError(
+        f'No sequence is registered with the name {name!r}: '
+        f'call register_sequence({name!r}, session) during configuration.'
+    )

@@ -12,6 +12,7 @@ from transaction.interfaces import TransientError
 from zope.interface.interfaces import ComponentLookupError
 
 from ._error_bases import _RETRY, SequenceError, _AlsoTheDriversError, _first_line, _Refused
+from ._error_bases import not_registered as not_registered  # where the package's __init__ imports it
 
 # Documented, pickled and shown in tracebacks as one of these errors.
 SequenceError.__module__ = __name__
@@ -49,14 +50,6 @@ __all__ = [
 #: tests checking its exact type keep passing. The name stays for code that
 #: catches it.
 SequenceNotRegistered = ComponentLookupError
-
-
-def not_registered(name: str) -> ComponentLookupError:
-    """The error for a sequence name nobody registered, saying how to register it."""
-    return ComponentLookupError(
-        f'No sequence is registered with the name {name!r}: '
-        f'call register_sequence({name!r}, session) during configuration.'
-    )
 
 
 class InvalidSequenceName(_Refused, ValueError, TypeError):
