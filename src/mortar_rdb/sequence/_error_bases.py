@@ -12,7 +12,7 @@ class SequenceError(Exception):
     """Base class of every error raised by :mod:`mortar_rdb.sequence`."""
 
 
-class _Refused(SequenceError):
+class Refused(SequenceError):
     """A name or value refused: ``problem`` says why; ``widened`` is set when the
     table is a mortar_rdb 3.0 one that, upgraded, holds it (``'names of up to 255'``)."""
 
@@ -30,7 +30,7 @@ class _Refused(SequenceError):
         )
 
 
-class _AlsoTheDriversError(exc.DBAPIError):
+class AlsoTheDriversError(exc.DBAPIError):
     """For our errors that replace a driver error 3.0 let through: they are
     also the SQLAlchemy error it became, so code written for 3.0 that
     catches that still catches ours. The driver's error is :attr:`orig`.
@@ -53,13 +53,13 @@ class _AlsoTheDriversError(exc.DBAPIError):
         return (type(self), self.args)
 
 
-_RETRY = (
+RETRY = (
     'nothing was committed, so run the whole transaction again: '
     'transaction.manager.attempts() and transaction.manager.run() do that for you.'
 )
 
 
-def _first_line(error: BaseException | None) -> str:
+def first_line(error: BaseException | None) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
 

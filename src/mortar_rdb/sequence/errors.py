@@ -11,7 +11,11 @@ from sqlalchemy import exc
 from transaction.interfaces import TransientError
 from zope.interface.interfaces import ComponentLookupError
 
-from ._error_bases import _RETRY, SequenceError, _AlsoTheDriversError, _first_line, _Refused
+from ._error_bases import RETRY as _RETRY
+from ._error_bases import AlsoTheDriversError as _AlsoTheDriversError
+from ._error_bases import Refused as _Refused
+from ._error_bases import SequenceError
+from ._error_bases import first_line as _first_line
 from ._error_bases import not_registered as not_registered  # where the package's __init__ imports it
 
 # Documented, pickled and shown in tracebacks as one of these errors.

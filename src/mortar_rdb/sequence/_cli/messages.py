@@ -19,8 +19,9 @@ from typing import Any
 from sqlalchemy import exc
 
 from .._dialects import Waits, timed_out, waits_for
-from .._error_bases import _Refused
 from ..errors import (
+    InvalidSequenceName,
+    InvalidSequenceValue,
     NoNativeSequences,
     NoSuchSequence,
     NotASequence,
@@ -259,7 +260,7 @@ def _sequence_error(error: Any, c: Context) -> str:
     return one_line(error)
 
 
-_SAYINGS: list[tuple[type[BaseException], Callable[[Any, Context], str]]] = [
+_SAYINGS: list[tuple[type[BaseException] | tuple[type[BaseException], ...], Callable[[Any, Context], str]]] = [
     (NoDatabaseFile, _no_database_file),
     (DatabaseUnreachable, _unreachable),
     (DriverMissing, _driver_missing),
@@ -274,7 +275,7 @@ _SAYINGS: list[tuple[type[BaseException], Callable[[Any, Context], str]]] = [
     (NoNativeSequences, _no_native),
     (NotASequence, _not_a_sequence),
     (SequenceChangeBlocked, _change_blocked),
-    (_Refused, _refused),
+    ((InvalidSequenceName, InvalidSequenceValue), _refused),
     (SequenceError, _sequence_error),
 ]
 
