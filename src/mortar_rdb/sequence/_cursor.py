@@ -28,17 +28,8 @@ from sqlalchemy.orm import Session, scoped_session
 
 from .._identifiers import identifier
 from ..transactions import mark_written
-from ._dialects import (
-    Meaning,
-    NativeSQL,
-    TableUpgrade,
-    codes_for,
-    meaning,
-    native_sql_for,
-    table_sql_for,
-    timed_out,
-    upgrade_for,
-)
+from ._dialects import Meaning, NativeSQL, TableUpgrade, codes_for, meaning, native_sql_for, table_sql_for, upgrade_for
+from ._dialects.codes import timed_out
 from ._table import TableShape, read_shape, sequences
 from .errors import (
     NativeSequenceExhausted,
