@@ -154,6 +154,14 @@ def test_run_prefers_the_url_option_to_the_url_it_is_given(db_url, capsys):
     assert table_names(db_url) == {'users', 'orders'}
 
 
+def test_options_from_its_parser_carry_the_scripts_url_to_run(db_url, capsys):
+    parser = ArgumentParser()
+    scripts = Scripts(db_url, config, failsafe=False)
+    scripts.setup_parser(parser)
+    assert scripts.run('not the url used', parser.parse_args(['create'])) == 0
+    assert table_names(db_url) == {'users', 'orders'}
+
+
 def test_a_failed_create_is_raised_not_blamed_on_the_url(db_url, capsys):
     broken = Table('broken', MetaData(), Column('x', Integer), CheckConstraint('x >'))
     with pytest.raises(DBAPIError):

@@ -138,7 +138,9 @@ class Scripts:
         description.append(f'The following tables are in the current configuration:\n{tables}')
         parser.description = '\n\n'.join(description)
         parser.formatter_class = RawDescriptionHelpFormatter
-        parser.add_argument('--url', help='act on the database at this SQLAlchemy URL instead')
+        # The default is the script's own URL, as in 3.0, so that run(db_url,
+        # options) with options from this parser acts on it.
+        parser.add_argument('--url', default=self.url, help='act on the database at this SQLAlchemy URL instead')
         commands = parser.add_subparsers(dest='command', metavar='command', required=True)
         commands.add_parser('create', help='Create all the tables of the configuration in an empty database.')
         commands.add_parser('drop', help='Drop all tables in the database (only if failsafe is true).')
