@@ -2,6 +2,7 @@
 import pytest
 import transaction
 from sqlalchemy import create_engine, inspect
+from sqlalchemy.orm import Session
 
 from mortar_rdb import get_session, register_session
 from mortar_rdb.sequence import get_sequence, register_sequence
@@ -130,3 +131,9 @@ def test_create_or_upgrade_table_upgrades_a_mortar3_table(db_url, engine):
 def test_create_or_upgrade_table_leaves_a_current_table_alone(engine):
     create_table(engine)
     assert create_or_upgrade_table(engine) == 'current'
+
+
+@pytest.mark.parametrize('function', [create_table, upgrade_table, create_or_upgrade_table, outdated])
+def test_a_session_without_a_bind_is_refused_saying_what_to_pass(function):
+    with pytest.raises(TypeError, match=r'got None: a session bound per table .* Pass the engine'):
+        function(Session().bind)

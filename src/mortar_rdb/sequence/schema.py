@@ -21,10 +21,18 @@ from .errors import SequenceTableMissing, SequenceTableNotUpgradable
 __all__ = ['create_or_upgrade_table', 'create_table', 'outdated', 'upgrade_table']
 
 T = TypeVar('T')
-Bind = Engine | Connection
+#: What the functions here take. ``None`` is in it because it is the type of
+#: ``get_session().bind`` (as in ``create_table(get_session().bind)``); it is
+#: refused with a TypeError when called.
+Bind = Engine | Connection | None
 
 
 def _run(bind: Bind, work: Callable[[Connection], T]) -> T:
+    if bind is None:
+        raise TypeError(
+            'Expected an engine or a connection, but got None: a session bound per table (binds=), '
+            'or not bound at all, has None as its .bind. Pass the engine of the database instead.'
+        )
     if isinstance(bind, Engine):
         with bind.begin() as connection:
             return work(connection)
