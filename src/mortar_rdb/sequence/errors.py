@@ -21,6 +21,7 @@ __all__ = [
     'NoNativeSequences',
     'NoSuchSequence',
     'NotASequence',
+    'OfflineMigrationUnsupported',
     'SequenceChangeBlocked',
     'SequenceConflict',
     'SequenceConnectionLost',
@@ -393,3 +394,25 @@ def _first_line(error: BaseException | None) -> str:
 
 def _sqlite_busy(error: BaseException | None) -> bool:
     return type(error).__module__ == 'sqlite3' and 'database is locked' in str(error)
+
+
+class OfflineMigrationUnsupported(SequenceError, NotImplementedError):
+    """A function that must look at the database was given Alembic's offline stand-in.
+
+    In offline mode (``alembic upgrade --sql``) there is no database to look
+    at, and whether the sequences table must be created, upgraded or left
+    alone depends on what is there.
+    """
+
+    def __init__(self, function: str) -> None:
+        super().__init__(function)
+        self.function = function
+
+    def __str__(self) -> str:
+        return (
+            f'{self.function}() must look at the database to see whether the sequences table exists '
+            "and what shape it has, so it cannot run in Alembic's offline mode (--sql), which has no "
+            'database connection. Run the migration online (without --sql); or, to write the SQL for a '
+            'database that has no sequences table yet, call '
+            'mortar_rdb.sequence.generic.sequences.create(op.get_bind()) in the migration instead.'
+        )
