@@ -23,10 +23,10 @@ __all__ = ['create_or_upgrade_table', 'create_table', 'outdated', 'upgrade_table
 
 T = TypeVar('T')
 #: What the functions here take. ``None`` is in it because it is the type of
-#: ``get_session().bind`` (as in ``create_table(get_session().bind)``), and
-#: MockConnection because it is what ``op.get_bind()`` gives in Alembic's
-#: offline mode; both are refused, saying why, when called.
-Bind = Engine | Connection | MockConnection | None
+#: ``get_session().bind`` (as in ``create_table(get_session().bind)``); it is
+#: refused, saying why, when called, as is the MockConnection that
+#: ``op.get_bind()`` gives in Alembic's offline mode (typed as a Connection).
+Bind = Engine | Connection | None
 
 
 def _run(bind: Bind, work: Callable[[Connection], T], function: str) -> T:
