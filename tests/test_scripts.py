@@ -162,6 +162,22 @@ def test_options_from_its_parser_carry_the_scripts_url_to_run(db_url, capsys):
     assert table_names(db_url) == {'users', 'orders'}
 
 
+def test_create_and_drop_act_on_the_engine_of_the_last_run_when_given_none(db_url, capsys):
+    parser = ArgumentParser()
+    scripts = Scripts(db_url, config, failsafe=True)
+    scripts.setup_parser(parser)
+    scripts.run(db_url, parser.parse_args(['drop']))
+    assert scripts.create() is True
+    assert table_names(db_url) == {'users', 'orders'}
+    assert scripts.drop() is True
+    assert table_names(db_url) == set()
+
+
+def test_create_without_an_engine_before_any_run_says_what_to_pass():
+    with pytest.raises(TypeError, match=r'No engine to act on: pass one, or call run\(\) first'):
+        Scripts(None, config, failsafe=False).create()
+
+
 def test_a_failed_create_is_raised_not_blamed_on_the_url(db_url, capsys):
     broken = Table('broken', MetaData(), Column('x', Integer), CheckConstraint('x >'))
     with pytest.raises(DBAPIError):

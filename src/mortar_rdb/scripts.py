@@ -151,7 +151,8 @@ class Scripts:
         Logs what it does; returns 0 when done and 1 when it refused.
         """
         url = options.url or db_url
-        engine = create_engine(url)
+        # Kept on the object as 3.0 did, for create() and drop() called without one.
+        self.engine = engine = create_engine(url)
         try:
             logger.info('For database at %s:', _shown(url))
             done = self.create(engine) if options.command == 'create' else self.drop(engine)
@@ -159,11 +160,13 @@ class Scripts:
             engine.dispose()
         return 0 if done else 1
 
-    def create(self, engine: Engine) -> bool:
+    def create(self, engine: Engine | None = None) -> bool:
         """Create the tables of the configuration, if the database has no tables yet.
 
-        Returns whether it did.
+        ``engine`` defaults to the one :meth:`run` made last, as 3.0's
+        ``create()`` took none. Returns whether it did.
         """
+        engine = engine or self._last_engine()
         existing = sorted(inspect(engine).get_table_names())
         if existing:
             logger.error('Refusing to create as the following tables exist:')
@@ -176,8 +179,13 @@ class Scripts:
         self.config.create(engine)
         return True
 
-    def drop(self, engine: Engine) -> bool:
-        """Drop every table in the database, if ``failsafe`` allows it. Returns whether it did."""
+    def drop(self, engine: Engine | None = None) -> bool:
+        """Drop every table in the database, if ``failsafe`` allows it. Returns whether it did.
+
+        ``engine`` defaults to the one :meth:`run` made last, as 3.0's
+        ``drop()`` took none.
+        """
+        engine = engine or self._last_engine()
         if not self.failsafe:
             logger.error('Refusing to drop all tables due to failsafe.')
             return False
@@ -186,6 +194,12 @@ class Scripts:
         logger.info('Dropping all tables.')
         drop_tables(engine)
         return True
+
+    def _last_engine(self) -> Engine:
+        engine: Engine | None = getattr(self, 'engine', None)
+        if engine is None:
+            raise TypeError('No engine to act on: pass one, or call run() first, which makes one from the URL.')
+        return engine
 
     def _tables_in_order(self) -> list[Table]:
         return [table for source in self.config.sources for table in source.metadata.sorted_tables]
