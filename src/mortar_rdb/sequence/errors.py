@@ -31,6 +31,7 @@ __all__ = [
     'NoNativeSequences',
     'NoSuchSequence',
     'NotASequence',
+    'OfflineMigrationUnsupported',
     'SequenceChangeBlocked',
     'SequenceConflict',
     'SequenceConnectionLost',
@@ -397,4 +398,25 @@ class SequenceValueUnset(SequenceError, ValueError):
             'so its next value is unknown and nothing was handed out: restart it at the first value not yet '
             'used with restart(session, value, force=True) on the sequence, or "python -m mortar_rdb.sequence '
             'restart NAME VALUE --force".'
+
+
+class OfflineMigrationUnsupported(SequenceError, NotImplementedError):
+    """A function that must look at the database was given Alembic's offline stand-in.
+
+    In offline mode (``alembic upgrade --sql``) there is no database to look
+    at, and whether the sequences table must be created, upgraded or left
+    alone depends on what is there.
+    """
+
+    def __init__(self, function: str) -> None:
+        super().__init__(function)
+        self.function = function
+
+    def __str__(self) -> str:
+        return (
+            f'{self.function}() must look at the database to see whether the sequences table exists '
+            "and what shape it has, so it cannot run in Alembic's offline mode (--sql), which has no "
+            'database connection. Run the migration online (without --sql); or, to write the SQL for a '
+            'database that has no sequences table yet, call '
+            'mortar_rdb.sequence.generic.sequences.create(op.get_bind()) in the migration instead.'
         )
