@@ -40,8 +40,14 @@ __all__ = [
 ]
 
 
-class SequenceError(Exception):
-    """Base class of every error raised by :mod:`mortar_rdb.sequence`."""
+class SequenceError(exc.DontWrapMixin, Exception):
+    """Base class of every error raised by :mod:`mortar_rdb.sequence`.
+
+    Raised while SQLAlchemy executes a statement (a column numbered by
+    :func:`~mortar_rdb.sequence.numbering.sequence_value`), it reaches the
+    caller as itself, not wrapped in a ``StatementError``: a conflict stays
+    retryable.
+    """
 
 
 #: What :func:`~mortar_rdb.sequence.get_sequence` raises for an unknown

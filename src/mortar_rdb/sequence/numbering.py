@@ -86,15 +86,12 @@ class SequenceValue:
             # round trip.
             return [_pooled_next(sequence, context) for _ in range(count)]
         session = _session_of(context.root_connection)
-        try:
-            if count == 1:
-                return [sequence.next(session)]
-            next_many = getattr(sequence, 'next_many', None)
-            if next_many is None:  # a sequence of the application's own
-                return [sequence.next(session) for _ in range(count)]
-            return list(next_many(session, count))
-        finally:
-            _done_with(session)
+        if count == 1:
+            return [sequence.next(session)]
+        next_many = getattr(sequence, 'next_many', None)
+        if next_many is None:  # a sequence of the application's own
+            return [sequence.next(session) for _ in range(count)]
+        return list(next_many(session, count))
 
     def _registered(self, column: Column[Any]) -> Sequence:
         try:
@@ -165,8 +162,6 @@ _sessions: WeakKeyDictionary[Connection, weakref.ref[Session]] = WeakKeyDictiona
 # The numbers taken for each column of a multi-row INSERT, by its execution context.
 _batches: WeakKeyDictionary[DefaultExecutionContext, dict[Column[Any], Iterator[int]]] = WeakKeyDictionary()
 
-_BORROWED = 'mortar_rdb.sequence.numbering.borrowed'
-
 
 @event.listens_for(Session, 'after_begin')
 def _remember_session(session: Session, transaction: SessionTransaction, connection: Connection) -> None:
@@ -177,16 +172,16 @@ def _session_of(connection: Connection) -> Session:
     """The session whose transaction ``connection`` belongs to.
 
     A Core connection used outside any session gets a session joined to its
-    own transaction for the statement (closed afterwards, leaving that
-    transaction to its owner), so the sequence runs there all the same.
+    own transaction for the statement, so the sequence runs there all the
+    same.
     """
     found = _sessions.get(connection)
     session = found() if found is not None else None
     if session is not None and session.in_transaction():
         return session
-    borrowed = Session(bind=connection, join_transaction_mode='conservative_savepoint')
-    borrowed.info[_BORROWED] = True
-    return borrowed
+    # Never closed: closing could roll back the connection's transaction,
+    # which is its owner's to end. It holds nothing of its own.
+    return Session(bind=connection, join_transaction_mode='rollback_only')
 
 
 def _pooled_next(sequence: PooledImplementation, context: DefaultExecutionContext) -> int:
@@ -205,13 +200,4 @@ def _pooled_next(sequence: PooledImplementation, context: DefaultExecutionContex
         return int(await_only(face.next(None)))
     # Given the session, a reservation on SQLite first checks that the
     # inserting transaction does not hold the lock it would wait for.
-    session = _session_of(context.root_connection)
-    try:
-        return sequence.next(session)
-    finally:
-        _done_with(session)
-
-
-def _done_with(session: Session) -> None:
-    if session.info.get(_BORROWED):
-        session.close()
+    return sequence.next(_session_of(context.root_connection))
