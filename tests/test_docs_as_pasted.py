@@ -20,6 +20,7 @@ PAGES = [
     'README.rst',
     'docs/quickstart.rst',
     'docs/sequences.rst',
+    'docs/inserting.rst',
     'docs/pooled.rst',
     'docs/operations.rst',
     'docs/guarantees.rst',

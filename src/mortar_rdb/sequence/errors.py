@@ -40,11 +40,15 @@ __all__ = [
 ]
 
 
-class SequenceError(exc.DontWrapMixin, Exception):
+class _Unwrapped(exc.DontWrapMixin):
+    """SQLAlchemy raises errors of this kind as they are, never wrapped in a ``StatementError``."""
+
+
+class SequenceError(_Unwrapped, Exception):
     """Base class of every error raised by :mod:`mortar_rdb.sequence`.
 
     Raised while SQLAlchemy executes a statement (a column numbered by
-    :func:`~mortar_rdb.sequence.numbering.sequence_value`), it reaches the
+    :func:`~mortar_rdb.sequence.sequence_value`), it reaches the
     caller as itself, not wrapped in a ``StatementError``: a conflict stays
     retryable.
     """
@@ -405,7 +409,7 @@ def _sqlite_busy(error: BaseException | None) -> bool:
 
 
 class ColumnSequenceNotRegistered(ComponentLookupError, SequenceError):
-    """A column numbered by :func:`~mortar_rdb.sequence.numbering.sequence_value`
+    """A column numbered by :func:`~mortar_rdb.sequence.sequence_value`
     names a sequence nobody registered, found when a row was inserted.
 
     It is zope's ``ComponentLookupError`` too, as ``get_sequence()`` raises.

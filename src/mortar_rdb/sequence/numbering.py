@@ -53,7 +53,7 @@ def sequence_value(name: str) -> SequenceValue:
 
 
 class SequenceValue:
-    """The callable that :func:`sequence_value` returns; SQLAlchemy calls it once per row
+    """The callable that :func:`~mortar_rdb.sequence.sequence_value` returns; SQLAlchemy calls it once per row
     with the INSERT's execution context."""
 
     __slots__ = ('name', '_ceilings', '__weakref__')
