@@ -35,7 +35,6 @@ from ._dialects import table_sql_for
 from ._names import check_name
 from .errors import ColumnNotNumbered, ColumnSequenceNotRegistered, ColumnTooNarrow
 from .generic import SequenceImplementation as GenericImplementation
-from .pooled import SequenceImplementation as PooledImplementation
 from .types import Sequence
 
 __all__ = ['SequenceValue', 'sequence_value']
@@ -80,10 +79,10 @@ class SequenceValue:
 
     def _take(self, context: DefaultExecutionContext, column: Column[Any], count: int) -> list[int]:
         sequence = self._registered(column)
-        if isinstance(sequence, PooledImplementation):
-            # Values come from the process's block, usually without a
-            # statement: one next() per row is cheaper than next_many()'s
-            # round trip.
+        if hasattr(sequence, 'from_block'):
+            # A pooled sequence: values come from the process's block,
+            # usually without a statement, so one next() per row is cheaper
+            # than next_many()'s round trip.
             return [_pooled_next(sequence, context) for _ in range(count)]
         session = _session_of(context.root_connection)
         if count == 1:
@@ -184,8 +183,8 @@ def _session_of(connection: Connection) -> Session:
     return Session(bind=connection, join_transaction_mode='rollback_only')
 
 
-def _pooled_next(sequence: PooledImplementation, context: DefaultExecutionContext) -> int:
-    value = sequence.from_block()
+def _pooled_next(sequence: Any, context: DefaultExecutionContext) -> int:
+    value: int | None = sequence.from_block()
     if value is not None:
         return value
     if context.dialect.is_async:
@@ -200,4 +199,4 @@ def _pooled_next(sequence: PooledImplementation, context: DefaultExecutionContex
         return int(await_only(face.next(None)))
     # Given the session, a reservation on SQLite first checks that the
     # inserting transaction does not hold the lock it would wait for.
-    return sequence.next(_session_of(context.root_connection))
+    return int(sequence.next(_session_of(context.root_connection)))
