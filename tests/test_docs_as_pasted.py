@@ -19,7 +19,9 @@ ROOT = Path(__file__).parent.parent
 PAGES = [
     'README.rst',
     'docs/quickstart.rst',
-    'docs/sequences.rst',
+    'docs/generic.rst',
+    'docs/sessions.rst',
+    'docs/inserting.rst',
     'docs/pooled.rst',
     'docs/operations.rst',
     'docs/guarantees.rst',

@@ -29,7 +29,18 @@ from sqlalchemy.orm import Session, scoped_session
 from .._galera import is_galera
 from .._identifiers import identifier
 from ..transactions import mark_written
-from ._dialects import Meaning, NativeSQL, TableUpgrade, codes_for, meaning, native_sql_for, table_sql_for, upgrade_for
+from ._dialects import (
+    Meaning,
+    NativeSQL,
+    TableUpgrade,
+    codes_for,
+    in_doubt_sql_for,
+    meaning,
+    native_sql_for,
+    table_sql_for,
+    timed_out,
+    upgrade_for,
+)
 from ._table import TableShape, read_shape, sequences
 from .errors import (
     NativeSequenceExhausted,
@@ -37,6 +48,9 @@ from .errors import (
     SequenceChangeBlocked,
     SequenceConflict,
     SequenceConnectionLost,
+    SequenceInDoubt,
+    SequenceServerReadOnly,
+    SequenceStatementTimeout,
     SequenceTableMissing,
 )
 
@@ -112,28 +126,40 @@ class PerEngine:
         """What the driver error inside ``error`` means (see :mod:`._dialects.codes`)."""
         return meaning(self.codes, error.orig)[0]
 
-    def translated(self, error: exc.StatementError, native: str | None = None) -> Exception:
+    def translated(
+        self, error: exc.StatementError, native: str | None = None, engine: Engine | None = None
+    ) -> Exception:
         """Our own error for ``error`` where we can say more, else ``error``.
 
         ``native`` names the native sequence the statement used; otherwise it
         used the ``sequences`` table. Errors after which the whole transaction
         can safely run again become a
         :class:`~mortar_rdb.sequence.errors.SequenceRetryable`, which the
-        :mod:`transaction` package retries.
+        :mod:`transaction` package retries. Given the ``engine``, a lock wait
+        that timed out is looked into: if a transaction left in doubt holds
+        the row, retrying cannot help, and the error says so.
         """
         orig = error.orig
         if orig is None:
             return error
         what, advice = meaning(self.codes, orig)
+        if what is Meaning.READ_ONLY:
+            return SequenceServerReadOnly(self.where, orig)
         if native is not None:
             if what in _NATIVE_MISSING:
                 return NativeSequenceMissing(native, self.where)
             if what is Meaning.EXHAUSTED:
                 return NativeSequenceExhausted(native)
         if getattr(error, 'connection_invalidated', False):
-            return SequenceConnectionLost(orig)
+            return SequenceConnectionLost(orig, timed_out(orig))
+        if what is Meaning.LOCK_WAIT and engine is not None:
+            in_doubt = self.in_doubt_holding(engine)
+            if in_doubt:
+                return SequenceInDoubt(self.where, tuple(in_doubt), orig)
         if what in _RETRYABLE:
-            return SequenceConflict(orig, advice)
+            return SequenceConflict(orig, advice, self.codes.locks if what is Meaning.LOCK_WAIT else None)
+        if what is Meaning.STATEMENT_TIMEOUT:
+            return SequenceStatementTimeout(self.where, orig)
         if native is None:
             self.forget_shape()
             if what is Meaning.NO_SUCH_TABLE:
@@ -149,6 +175,8 @@ class PerEngine:
         becomes retryable; a lock waited for ``seconds`` says whose it may be.
         """
         what = self.meaning(error)
+        if what is Meaning.READ_ONLY:
+            return SequenceServerReadOnly(self.where, error.orig)
         if what in _NATIVE_MISSING:
             return NativeSequenceMissing(name, self.where)
         if what is Meaning.EXHAUSTED:
@@ -156,6 +184,22 @@ class PerEngine:
         if what is Meaning.LOCK_WAIT:
             return SequenceChangeBlocked(name, seconds, doing)
         return error
+
+    def in_doubt_holding(self, engine: Engine) -> list[Any]:
+        """The transactions in doubt that hold (or may hold) a sequence's row, looked up on a connection of its own.
+
+        Only called after a lock wait timed out, when the caller's own
+        transaction may be unusable. Finding out must not hide the error
+        being translated, so a failure to look finds nothing.
+        """
+        sql = in_doubt_sql_for(self.dialect)
+        if not sql.supported:
+            return []
+        try:
+            with engine.connect() as connection:
+                return sql.holding_sequences(connection)
+        except Exception:
+            return []
 
 
 _per_engine: WeakKeyDictionary[Engine, PerEngine] = WeakKeyDictionary()
@@ -274,8 +318,8 @@ class ConnectionCursor:
         except self.engine.driver_errors as error:
             raise self._translated(error) from error
 
-    def rows(self) -> list[tuple[str, int]]:
-        """Every row's name and stored value, in no particular order."""
+    def rows(self) -> list[tuple[str, int | None]]:
+        """Every row's name and stored value (None for NULL), in no particular order."""
         try:
             return self.table.all(self.cursor)
         except self.engine.driver_errors as error:
@@ -319,7 +363,7 @@ class ConnectionCursor:
     def _translated(self, error: Exception, native: str | None = None) -> Exception:
         if not isinstance(error, exc.StatementError):
             error = self._wrapped(error)
-        return self.engine.translated(error, native)
+        return self.engine.translated(error, native, self.connection.engine)
 
     def _wrapped(self, error: Any) -> exc.StatementError:
         """A driver error raised by our own cursor, as SQLAlchemy would have wrapped it."""
