@@ -2,7 +2,7 @@
 
 ``register_session(twophase=True)`` asks for two-phase commit, but a stock
 PostgreSQL has ``max_prepared_transactions = 0`` and refuses ``PREPARE
-TRANSACTION``. Sessions therefore ask here, once per engine, and fall back to
+TRANSACTION``, and a MariaDB Galera node refuses XA. Sessions therefore ask here, once per engine, and fall back to
 an ordinary commit where the server cannot prepare.
 """
 from __future__ import annotations
@@ -14,6 +14,8 @@ from sqlalchemy import Connection, Engine, exc, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
+from ._galera import is_galera
+
 _answers: WeakKeyDictionary[Engine, bool] = WeakKeyDictionary()
 
 
@@ -24,7 +26,10 @@ def _postgresql_can_prepare(engine: Engine) -> bool:
 
 
 def _mysql_can_prepare(engine: Engine) -> bool:
-    # XA is part of InnoDB on every MySQL and MariaDB we support.
+    # XA is part of InnoDB on every MySQL and MariaDB we support, but a
+    # Galera node refuses it (error 1235) for every transaction.
+    if is_galera(engine):
+        return False
     _roll_back_even_when_rollback_only(engine.dialect)
     return True
 

@@ -21,11 +21,12 @@ transaction's cursor, calls ``increment``, which runs one statement.
 from __future__ import annotations
 
 from typing import Any
-from weakref import WeakKeyDictionary
+from weakref import WeakKeyDictionary, ref
 
 from sqlalchemy import Connection, Engine, Sequence, exc
 from sqlalchemy.orm import Session, scoped_session
 
+from .._galera import is_galera
 from .._identifiers import identifier
 from ..transactions import mark_written
 from ._dialects import (
@@ -85,13 +86,14 @@ _NATIVE_MISSING = (Meaning.NO_SUCH_TABLE, Meaning.NO_SUCH_SEQUENCE)
 class PerEngine:
     """What sequence code knows about one engine's database, kept for the engine's life.
 
-    It keeps no reference to the engine: it is the value of a dictionary
-    weakly keyed by that engine, and a value holding its key would keep
-    every engine alive for the life of the process.
+    It keeps no strong reference to the engine: it is the value of a
+    dictionary weakly keyed by that engine, and a value holding its key
+    would keep every engine alive for the life of the process.
     """
 
     def __init__(self, engine: Engine) -> None:
         dialect = engine.dialect
+        self._engine = ref(engine)
         self.dialect = dialect
         #: the database, for error messages (the URL, password hidden)
         self.where = repr(engine.url)
@@ -106,7 +108,9 @@ class PerEngine:
     def native(self) -> NativeSQL:
         """The SQL of this database's native sequences, built on first use."""
         if self._native is None:
-            self._native = native_sql_for(self.dialect)
+            engine = self._engine()
+            interleaved = engine is not None and is_galera(engine)
+            self._native = native_sql_for(self.dialect, interleaved)
         return self._native
 
     @property

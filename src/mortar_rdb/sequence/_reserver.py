@@ -20,11 +20,17 @@ from sqlalchemy.orm import Session, scoped_session
 
 from . import generic
 from ._cursor import TABLE_BIND, ConnectionCursor, per_engine
-from .errors import BlockReservationBlocked, SequenceConnectionLost, SequenceError
+from ._dialects import Meaning
+from .errors import BlockReservationBlocked, SequenceConflict, SequenceConnectionLost, SequenceError
 
 __all__ = ['Reserver', 'forget_blocks_after_fork', 'refuse_if_caller_locks_out', 'reserver_for']
 
 T = TypeVar('T')
+
+#: How many times a reservation is tried when other connections keep winning
+#: the row (deadlocks, Galera certification failures). A lock wait that timed
+#: out is not tried again: it already waited.
+CONFLICT_ATTEMPTS = 10
 AnySession = Session | scoped_session[Session]
 
 
@@ -75,17 +81,27 @@ class Reserver:
         handed out before :class:`~mortar_rdb.sequence.errors.SequenceOverflow`.
         A lost connection is tried once more on a new one: had the lost reply
         been a success, a block is skipped, which a pooled sequence allows.
+        A conflict (on a Galera cluster, another node reserving at the same
+        moment: a certification failure) changed nothing, and is tried again
+        up to :data:`CONFLICT_ATTEMPTS` times in all.
         """
         def work(cursor: ConnectionCursor) -> range:
             return _reserve(cursor, name, size, partial)
 
-        try:
-            return self._committed(work, keep_after_refusal=False)
-        except SequenceConnectionLost:
-            pass
-        except exc.DBAPIError as error:
-            if not error.connection_invalidated:
-                raise
+        conflicts = 0
+        while True:
+            try:
+                return self._committed(work, keep_after_refusal=False)
+            except SequenceConflict as error:
+                conflicts += 1
+                if conflicts >= CONFLICT_ATTEMPTS or per_engine(self.engine).meaning(error) is not Meaning.CONFLICT:
+                    raise
+            except SequenceConnectionLost:
+                break
+            except exc.DBAPIError as error:
+                if not error.connection_invalidated:
+                    raise
+                break
         return self._committed(work, keep_after_refusal=False)
 
     def _committed(self, work: Callable[[ConnectionCursor], T], keep_after_refusal: bool = True) -> T:

@@ -33,6 +33,7 @@ __all__ = [
     'NativeOperationUnsupported',
     'NativeSequenceExhausted',
     'NativeSequenceMissing',
+    'NativeSequenceRepeatsAcrossNodes',
     'NoNativeSequences',
     'NoSuchSequence',
     'NotASequence',
@@ -579,4 +580,28 @@ class ColumnTooNarrow(SequenceError, OverflowError):
             f'The sequence {self.name!r} handed out {self.value} for column {self.column}, but that '
             f'column is {self.column_type}, which holds at most {self.ceiling}; the row was not '
             f'inserted and {spent}. Widen the column to BigInteger.'
+        )
+
+
+class NativeSequenceRepeatsAcrossNodes(SequenceError):
+    """An existing native sequence on a Galera node would hand out the same values on several nodes.
+
+    Every node of a Galera cluster takes values from its own copy of the
+    sequence; only ``INCREMENT BY 0`` makes each node take its own share
+    (by its ``auto_increment_increment`` and ``auto_increment_offset``).
+    """
+
+    def __init__(self, name: str, increment: int, where: str) -> None:
+        super().__init__(name, increment, where)
+        self.name = name
+        self.increment = increment
+        self.where = where
+
+    def __str__(self) -> str:
+        quoted = '`' + self.name.replace('`', '``') + '`'
+        return (
+            f'The native sequence {self.name!r} in {self.where} counts INCREMENT BY {self.increment}, '
+            'so the nodes of this Galera cluster would hand out the same values; it was not used. '
+            f'Make each node take its own share with "ALTER SEQUENCE {quoted} INCREMENT BY 0" '
+            '(values already handed out stay below the next ones), then register it again.'
         )

@@ -10,7 +10,10 @@ transaction of its own, committed at once. That keeps the caller's
 transaction untouched: on MariaDB ``CREATE SEQUENCE`` would commit the
 caller's open transaction, and it is refused inside the XA transactions that
 :func:`mortar_rdb.register_session` uses there. A sequence that already
-exists is adopted as it is.
+exists is adopted as it is, except on a MariaDB Galera node: there a sequence
+is created ``INCREMENT BY 0`` so that each node hands out its own share of
+the values, and an existing one with another increment, which would hand out
+the same values on several nodes, is refused.
 
 ``next()`` does not mark the session as written for :mod:`transaction`: a
 value is used up whether or not the transaction commits, so a transaction
@@ -37,6 +40,7 @@ from ._table import INT64_MAX
 from ._values import check_count, check_value
 from .errors import (
     InvalidSequenceValue,
+    NativeSequenceRepeatsAcrossNodes,
     NoNativeSequences,
     NotASequence,
     SequenceRestartRefused,
@@ -76,6 +80,10 @@ class SequenceImplementation:
         native.check_name(name)
         if not native.exists(cursor.connection, name):
             _create(cursor.connection.engine, cursor.engine, name, start)
+        else:
+            increment = native.repeats_across_nodes(cursor.connection, name)
+            if increment is not None:
+                raise NativeSequenceRepeatsAcrossNodes(name, increment, cursor.engine.where)
 
     @classmethod
     def for_existing(cls, name: str) -> SequenceImplementation:
