@@ -447,3 +447,19 @@ def test_the_generic_commands_see_and_restart_a_pooled_sequence(session, db_url,
     assert seq.next(session) == 2
     seq.restart(session, 101)
     assert seq.next(session) == 101
+
+
+def test_a_pooled_and_a_generic_sequence_are_registered_in_one_transaction(db_url):
+    # On SQLite the generic row's insert holds the one write lock; the pooled
+    # row is then created in the same transaction rather than waiting for it.
+    engine = create_engine(db_url)
+    sequences.create(engine, checkfirst=True)
+    try:
+        with Session(engine) as session, session.begin():
+            register_sequence('invoices', session)
+            register_sequence('orders', session, impl=SequenceImplementation, block_size=10)
+        with Session(engine) as session, session.begin():
+            # The pooled value first: on SQLite a reservation cannot wait for this transaction's writes.
+            assert (get_sequence('orders').next(session), get_sequence('invoices').next(session)) == (1, 1)
+    finally:
+        engine.dispose()

@@ -189,6 +189,18 @@ def test_a_sequence_goes_on_reserving_in_a_new_event_loop(async_setup):
 
 
 @pooled_only
+def test_a_pooled_and_a_generic_sequence_are_registered_in_one_transaction(async_setup):
+    async def scenario(engine):
+        async with AsyncSession(engine) as session, session.begin():
+            await register_sequence('invoices', session)
+            orders = await async_setup.register('orders', session)
+        async with AsyncSession(engine) as session, session.begin():
+            return await orders.next(session), await get_async_sequence('invoices').next(session)
+
+    assert async_setup.run(scenario) == (1, 1)
+
+
+@pooled_only
 def test_a_pooled_sequence_reserves_on_the_async_engine_it_is_given(async_setup):
     async def scenario(engine):
         reserving = async_setup.engine()

@@ -39,7 +39,7 @@ from .errors import BlockReservationBlocked, SequenceConnectionLost, SequenceErr
 if TYPE_CHECKING:
     import asyncio
 
-__all__ = ['Reserver', 'forget_blocks_after_fork', 'refuse_if_caller_locks_out', 'reserver_for']
+__all__ = ['Reserver', 'caller_locks_out', 'forget_blocks_after_fork', 'refuse_if_caller_locks_out', 'reserver_for']
 
 T = TypeVar('T')
 
@@ -289,25 +289,30 @@ def refuse_if_caller_locks_out(name: str, engine: Engine, session: AnySession, m
     Reserving on ``engine`` would wait for the write lock of the caller's
     own transaction, which cannot end while it waits.
     """
+    if caller_locks_out(engine, session):
+        raise BlockReservationBlocked(name, method)
+
+
+def caller_locks_out(engine: Engine, session: AnySession) -> bool:
+    """Whether ``session``'s transaction holds the one write lock of ``engine``'s database (SQLite)."""
     table = per_engine(engine).table
     if not table.single_writer:
-        return
+        return False
     if isinstance(session, scoped_session):
         session = session()
     if not session.in_transaction():
-        return
+        return False
     held = getattr(session.get_transaction(), '_connections', None)
     if held is not None and engine_of(session.get_bind(**TABLE_BIND)) not in held:
         # The transaction has not used the database yet, so it holds no
         # lock; asking for its connection would take one from the pool,
         # which many waiting callers may have emptied.
-        return
+        return False
     connection = session.connection(bind_arguments=TABLE_BIND)
     mine, theirs = engine.url, connection.engine.url
     if (mine.get_backend_name(), mine.database) != (theirs.get_backend_name(), theirs.database):
-        return
-    if table.locks_out_other_writers(connection.connection.dbapi_connection):
-        raise BlockReservationBlocked(name, method)
+        return False
+    return bool(table.locks_out_other_writers(connection.connection.dbapi_connection))
 
 
 # The blocks of every pooled sequence of this process, so that a forked

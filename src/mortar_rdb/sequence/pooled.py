@@ -28,9 +28,10 @@ from zope.interface import implementer, provider
 
 from ..interfaces import IManagedSequence, IManagedSequenceFactory
 from ..sessions import AnySession
+from . import generic
 from ._blocks import Blocks
-from ._reserver import Reserver, forget_blocks_after_fork, refuse_if_caller_locks_out, reserver_for
-from ._sessions import refuse_async, table_engine
+from ._reserver import Reserver, caller_locks_out, forget_blocks_after_fork, refuse_if_caller_locks_out, reserver_for
+from ._sessions import refuse_async, session_cursor, table_engine
 from ._values import check_count
 from .errors import InvalidSequenceValue, SharedConnectionPool
 
@@ -53,7 +54,9 @@ class SequenceImplementation:
     :param name: the sequence's row in the ``sequences`` table.
     :param session: the session whose engine reserves blocks, unless
         ``engine`` is given. Registration creates the row if it is missing
-        and commits it at once, in a transaction of its own.
+        and commits it at once, in a transaction of its own (on SQLite, where
+        the caller's transaction already writes to the database, in that
+        transaction: SQLite has one writer at a time).
     :param block_size: values reserved per round trip to the database. ``1``
         makes an "autonomous" sequence: one round trip per value, and no row
         lock kept for the caller's transaction.
@@ -85,8 +88,15 @@ class SequenceImplementation:
         # Connect before looking at the caller's session, which may take
         # the last connection the pool has.
         self.reserver.connect()
-        self._refuse_if_caller_locks_us_out(session, 'register_sequence')
-        self.reserver.create_row(name, start)
+        refuse_async(session)
+        if caller_locks_out(engine, session):
+            # SQLite: the caller's transaction already writes (a generic
+            # sequence registered in it, say), and the reserving connection
+            # would wait for it forever. The row is created in that
+            # transaction instead, and commits with it.
+            generic.create_row(session_cursor(session), name, start)
+        else:
+            self.reserver.create_row(name, start)
         forget_blocks_after_fork(self.blocks)
 
     @classmethod
