@@ -19,7 +19,8 @@ ROOT = Path(__file__).parent.parent
 PAGES = [
     'README.rst',
     'docs/quickstart.rst',
-    'docs/sequences.rst',
+    'docs/generic.rst',
+    'docs/sessions.rst',
     'docs/pooled.rst',
     'docs/operations.rst',
     'docs/guarantees.rst',

@@ -101,7 +101,7 @@ def test_retryable_errors_are_also_the_operational_error_3_0_let_through(error):
 def test_a_locked_sqlite_database_is_blamed_on_another_writer_not_the_same_sequence():
     import sqlite3
 
-    message = str(SequenceConflict(sqlite3.OperationalError('database is locked')))
+    message = str(SequenceConflict(sqlite3.OperationalError("database is locked"), lock="database"))
     assert message.startswith('The database is locked by another writer')
     assert 'same sequence' not in message
 

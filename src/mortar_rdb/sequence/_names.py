@@ -4,10 +4,8 @@ from __future__ import annotations
 from ._table import NAME_LENGTH
 from .errors import InvalidSequenceName
 
-_UPGRADE = (
-    f' It is a mortar_rdb 3.0 table: upgrade it for names of up to {NAME_LENGTH} with '
-    'mortar_rdb.sequence.schema.upgrade_table() or "python -m mortar_rdb.sequence upgrade-table".'
-)
+#: What upgrading a mortar_rdb 3.0 table lets it hold.
+_WIDENED = f'names of up to {NAME_LENGTH}'
 
 
 def check_name(name: object, max_length: int | None = None) -> str:
@@ -32,7 +30,7 @@ def check_name(name: object, max_length: int | None = None) -> str:
     if max_length is not None and len(name) > max_length:
         raise InvalidSequenceName(
             f'The sequence name {name[:30]!r}... is {len(name)} characters long; '
-            f'the sequences table holds names of at most {max_length}.'
-            + (_UPGRADE if max_length < NAME_LENGTH else '')
+            f'the sequences table holds names of at most {max_length}.',
+            _WIDENED if max_length < NAME_LENGTH else None,
         )
     return name

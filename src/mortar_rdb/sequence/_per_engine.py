@@ -11,7 +11,17 @@ from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, exc
 
-from ._dialects import Meaning, NativeSQL, TableUpgrade, codes_for, meaning, native_sql_for, table_sql_for, upgrade_for
+from ._dialects import (
+    Meaning,
+    NativeSQL,
+    TableUpgrade,
+    codes_for,
+    meaning,
+    native_sql_for,
+    table_sql_for,
+    timed_out,
+    upgrade_for,
+)
 from ._table import TableShape
 from .errors import (
     NativeSequenceExhausted,
@@ -19,6 +29,7 @@ from .errors import (
     SequenceChangeBlocked,
     SequenceConflict,
     SequenceConnectionLost,
+    SequenceStatementTimeout,
     SequenceTableMissing,
 )
 
@@ -87,9 +98,11 @@ class PerEngine:
             if what is Meaning.EXHAUSTED:
                 return NativeSequenceExhausted(native)
         if getattr(error, 'connection_invalidated', False):
-            return SequenceConnectionLost(orig)
+            return SequenceConnectionLost(orig, timed_out(orig))
         if what in _RETRYABLE:
-            return SequenceConflict(orig, advice)
+            return SequenceConflict(orig, advice, self.codes.locks if what is Meaning.LOCK_WAIT else None)
+        if what is Meaning.STATEMENT_TIMEOUT:
+            return SequenceStatementTimeout(self.where, orig)
         if native is None:
             self.forget_shape()
             if what is Meaning.NO_SUCH_TABLE:

@@ -4,10 +4,8 @@ from __future__ import annotations
 from ._table import INT64_MAX
 from .errors import InvalidSequenceValue
 
-_UPGRADE = (
-    f' It is a mortar_rdb 3.0 table: upgrade it for values up to {INT64_MAX} with '
-    'mortar_rdb.sequence.schema.upgrade_table() or "python -m mortar_rdb.sequence upgrade-table".'
-)
+#: What upgrading a mortar_rdb 3.0 table lets it hold.
+_WIDENED = f'values up to {INT64_MAX}'
 
 
 def _integer(value: object, what: str) -> int:
@@ -24,8 +22,8 @@ def check_value(value: object, ceiling: int, what: str = 'A sequence value', flo
     """
     value = _integer(value, what)
     if not floor <= value <= ceiling:
-        upgrade = _UPGRADE if value > ceiling and ceiling < INT64_MAX else ''
-        raise InvalidSequenceValue(f'{what} must be between {floor} and {ceiling}, not {value}.{upgrade}')
+        widened = _WIDENED if value > ceiling and ceiling < INT64_MAX else None
+        raise InvalidSequenceValue(f'{what} must be between {floor} and {ceiling}, not {value}.', widened)
     return value
 
 

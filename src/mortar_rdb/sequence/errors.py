@@ -11,6 +11,11 @@ from sqlalchemy import exc
 from transaction.interfaces import TransientError
 from zope.interface.interfaces import ComponentLookupError
 
+from ._error_bases import _RETRY, SequenceError, _AlsoTheDriversError, _first_line, _Refused
+
+# Documented, pickled and shown in tracebacks as one of these errors.
+SequenceError.__module__ = __name__
+
 __all__ = [
     'BlockReservationBlocked',
     'InvalidSequenceName',
@@ -31,14 +36,11 @@ __all__ = [
     'SequenceOverflow',
     'SequenceRestartRefused',
     'SequenceRetryable',
+    'SequenceStatementTimeout',
     'SequenceTableMissing',
     'SequenceTableNotUpgradable',
     'SharedConnectionPool',
 ]
-
-
-class SequenceError(Exception):
-    """Base class of every error raised by :mod:`mortar_rdb.sequence`."""
 
 
 #: What :func:`~mortar_rdb.sequence.get_sequence` raises for an unknown
@@ -56,11 +58,11 @@ def not_registered(name: str) -> ComponentLookupError:
     )
 
 
-class InvalidSequenceName(SequenceError, ValueError, TypeError):
+class InvalidSequenceName(_Refused, ValueError, TypeError):
     """A sequence name is not a string the database can store verbatim."""
 
 
-class InvalidSequenceValue(SequenceError, ValueError):
+class InvalidSequenceValue(_Refused, ValueError):
     """A start, restart value or count is not an integer the sequence can take."""
 
 
@@ -70,29 +72,6 @@ class SequenceTableNotUpgradable(SequenceError):
 
 class NativeOperationUnsupported(SequenceError, NotImplementedError):
     """mortar_rdb cannot do this to a native sequence on this database."""
-
-
-class _AlsoTheDriversError(exc.DBAPIError):
-    """For our errors that replace a driver error 3.0 let through: they are
-    also the SQLAlchemy error it became, so code written for 3.0 that
-    catches that still catches ours. The driver's error is :attr:`orig`.
-    """
-
-    def _keep(self, orig: BaseException | None) -> None:
-        # What SQLAlchemy's handlers of a DBAPIError may look at. SQLAlchemy
-        # 2.1 types orig as an Exception, 2.0 as any BaseException, so the
-        # ignore is needed on 2.1 only.
-        self.orig = orig  # type: ignore[assignment, unused-ignore]
-        self.statement = None
-        self.params = None
-        self.ismulti = None
-        self.hide_parameters = False
-        self.connection_invalidated = False
-        self.detail = []
-
-    def __reduce__(self) -> tuple[object, ...]:
-        # SQLAlchemy's errors pickle their statement; ours their facts.
-        return (type(self), self.args)
 
 
 class SequenceTableMissing(_AlsoTheDriversError, SequenceError, exc.ProgrammingError, exc.OperationalError):
@@ -333,12 +312,6 @@ class NotASequence(SequenceError):
         )
 
 
-_RETRY = (
-    'nothing was committed, so run the whole transaction again: '
-    'transaction.manager.attempts() and transaction.manager.run() do that for you.'
-)
-
-
 class SequenceRetryable(_AlsoTheDriversError, SequenceError, TransientError, exc.OperationalError):
     """The transaction failed in a way that is safe to run again from the start.
 
@@ -360,13 +333,17 @@ class SequenceConflict(SequenceRetryable):
     SQLite's "database is locked".
     """
 
-    def __init__(self, orig: BaseException, advice: str = '') -> None:
-        super().__init__(orig, advice)
+    def __init__(self, orig: BaseException, advice: str = '', lock: str | None = None) -> None:
+        super().__init__(orig, advice, lock)
         self.advice = advice
+        #: what was waited for until the wait ran out: ``'row'`` (a row or
+        #: table lock) or ``'database'`` (SQLite, which locks the whole file);
+        #: None when the transaction lost a deadlock or serialization race
+        self.lock = lock
 
     def __str__(self) -> str:
-        if _sqlite_busy(self.orig):
-            # SQLite locks the whole file: the writer may be using any table.
+        if self.lock == 'database':
+            # The writer may be using any table.
             return f'The database is locked by another writer ({_first_line(self.orig)}); {_RETRY}'
         return f'Another transaction was using the same sequence ({_first_line(self.orig)}); {_RETRY}{self.advice}'
 
@@ -376,7 +353,12 @@ class SequenceConnectionLost(SequenceRetryable):
 
     The database rolled the transaction back when the connection ended, so
     nothing it did was kept; a new attempt gets a new connection.
+    ``silent`` is true when the server stopped answering (a read timed out).
     """
+
+    def __init__(self, orig: BaseException, silent: bool = False) -> None:
+        super().__init__(orig, silent)
+        self.silent = silent
 
     def __str__(self) -> str:
         return (
@@ -386,10 +368,18 @@ class SequenceConnectionLost(SequenceRetryable):
         )
 
 
-def _first_line(error: BaseException | None) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+class SequenceStatementTimeout(_AlsoTheDriversError, SequenceError, exc.OperationalError):
+    """The server stopped a statement that ran past its time limit
+    (PostgreSQL's ``statement_timeout``, MariaDB's ``max_statement_time``)."""
 
+    def __init__(self, where: str, orig: BaseException | None = None) -> None:
+        Exception.__init__(self, where, orig)
+        self.where = where
+        self._keep(orig)
 
-def _sqlite_busy(error: BaseException | None) -> bool:
-    return type(error).__module__ == 'sqlite3' and 'database is locked' in str(error)
+    def __str__(self) -> str:
+        return (
+            f'A statement on {self.where} ran past the time limit its server allows and was stopped '
+            f'({_first_line(self.orig)}): roll the transaction back, then run it again or allow '
+            "statements longer (PostgreSQL's statement_timeout, MariaDB's max_statement_time)."
+        )

@@ -3,7 +3,8 @@
 What it promises (docs/operations.rst says the same to its users):
 
 - ``next`` writes the values out before it commits, and rolls back if
-  writing fails, so a generic sequence spends no number nobody saw.
+  writing fails, so a generic sequence spends no number nobody saw; with
+  standard output closed, no command touches the database.
 - ``next`` creates a missing table or sequence only with ``--create``;
   ``current`` and ``list`` never create anything, not even a SQLite file.
 - ``--timeout`` bounds connecting, each statement and each lock wait; Ctrl-C
@@ -11,270 +12,41 @@ What it promises (docs/operations.rst says the same to its users):
 - Exit status 0 on success, 1 for a refused or failed operation, 2 for a
   command line that is not right (an unknown command or flag, a value no
   sequence can take); every failure is one line on stderr, never a traceback.
+
+This module runs a parsed command (:mod:`.arguments`) of :mod:`.commands`
+and says what went wrong through :mod:`.messages`.
 """
 from __future__ import annotations
 
 import argparse
 import errno
-import json
 import os
-import sys
-from collections.abc import Callable, Sequence
-from importlib import metadata
-from typing import Any, NoReturn
+from collections.abc import Sequence
 
 from sqlalchemy import Engine, exc, make_url
 
-from .. import _operations as operations
-from .._names import check_name
-from .._table import INT64_MAX
-from ..errors import InvalidSequenceName, SequenceError
+from .._per_engine import per_engine
+from .._dialects import bounded_engine, timed_out, waits_for
+from .._dialects.drivers import install_advice, sync_twin
+from ..errors import SequenceError
 from . import terminal
-from .messages import DEFAULT_URL, Context, argument, explain, shown_name
-from .timeouts import bounded_engine
+from .arguments import parser
+from .failures import CommandFailure, DatabaseUnreachable, DriverMissing, NoDatabaseFile
+from .messages import Context, explain, one_line
 
-URL_HELP = 'SQLAlchemy database URL (default: $MORTAR_RDB_URL, else %s, a file in the current directory)'
-DEFAULT_TIMEOUT = 10.0
-TIMEOUT_HELP = (
-    'give up after waiting this long to connect, for a lock or for a statement '
-    f'(default {DEFAULT_TIMEOUT:g})'
-)
+__all__ = ['main']
+
 INTERRUPTED = 130
-#: ``next`` writes its values in pieces of this many, not as one string of them all.
-_VALUES_PER_WRITE = 10_000
 
 
-class _Parser(argparse.ArgumentParser):
-    """Reports a command line that does not parse in one line, with status 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f'{self.prog}: error: {message} (see {self.prog} --help)\n')
-
-
-class _Failed(Exception):
-    """A failure the command line describes itself, in one line."""
-
-
-# Values on the command line: a value no sequence could take is a usage mistake (2).
-
-
-def _whole(text: str, what: str) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    terminal.fill_closed_descriptors()
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'{what} must be a whole number, not {text!r}') from None
-    if not 1 <= value <= INT64_MAX:
-        raise argparse.ArgumentTypeError(f'{what} must be between 1 and {INT64_MAX}, not {text}')
-    return value
-
-
-def _value(text: str) -> int:
-    return _whole(text, 'the value')
-
-
-def _count(text: str) -> int:
-    return _whole(text, 'the count')
-
-
-def _name(text: str) -> str:
-    try:
-        return check_name(text)
-    except InvalidSequenceName as error:
-        raise argparse.ArgumentTypeError(str(error).rstrip('.')) from None
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'the timeout must be a number of seconds, not {text!r}') from None
-    if not 0 < value <= 86400:
-        raise argparse.ArgumentTypeError(f'the timeout must be more than 0 and at most 86400 seconds, not {text}')
-    return value
-
-
-# Output -----------------------------------------------------------------------
-
-
-def _output(context: Context, text: str) -> None:
-    """Write a command's output: from now on the command waits for its reader, not the database."""
-    context.waiting_for(None)
-    terminal.write(text)
-
-
-def _shown(value: int | None) -> str:
-    return 'none' if value is None else str(value)
-
-
-def _json(document: object) -> str:
-    return json.dumps(document, ensure_ascii=False) + '\n'
-
-
-# The commands -----------------------------------------------------------------
-
-
-def _next(engine: Engine, arguments: argparse.Namespace, context: Context) -> None:
-    def deliver(values: Sequence[int]) -> None:
-        if arguments.json:
-            _output(context, _json({'name': arguments.name, 'values': list(values)}))
-        else:
-            for start in range(0, len(values), _VALUES_PER_WRITE):
-                _output(context, ''.join(f'{value}\n' for value in values[start : start + _VALUES_PER_WRITE]))
-        context.delivered = True
-
-    operations.take(engine, arguments.name, arguments.count, arguments.impl, arguments.create, deliver)
-
-
-def _current(engine: Engine, arguments: argparse.Namespace, context: Context) -> None:
-    value = operations.current(engine, arguments.name, arguments.impl)
-    _output(context, _json({'name': arguments.name, 'current': value}) if arguments.json else f'{_shown(value)}\n')
-
-
-def _restart(engine: Engine, arguments: argparse.Namespace, context: Context) -> None:
-    operations.restart(engine, arguments.name, arguments.value, arguments.force, arguments.impl)
-    _output(context, f'{shown_name(arguments.name)}: the next value is {arguments.value}\n')
-
-
-def _drop(engine: Engine, arguments: argparse.Namespace, context: Context) -> None:
-    operations.drop(engine, arguments.name, arguments.impl)
-    _output(context, f'dropped {shown_name(arguments.name)}\n')
-
-
-def _list(engine: Engine, arguments: argparse.Namespace, context: Context) -> None:
-    rows = operations.listing(engine, arguments.impl)
-    if arguments.json:
-        _output(context, _json([{'name': name, 'current': value} for name, value in rows]))
-    else:
-        _output(context, ''.join(f'{shown_name(name)}\t{_shown(value)}\n' for name, value in rows))
-
-
-def _create_table(engine: Engine, arguments: argparse.Namespace, context: Context) -> None:
-    if operations.create_table(engine):
-        _output(context, f'created the sequences table in {context.url}\n')
-        return
-    differences = operations.outdated(engine)
-    _output(context, f'the sequences table already exists in {context.url}\n')
-    if differences:
-        _output(context, f'it has the mortar_rdb 3.0 shape ({"; ".join(differences)}): run upgrade-table\n')
-
-
-def _upgrade_table(engine: Engine, arguments: argparse.Namespace, context: Context) -> None:
-    differences = operations.outdated(engine)
-    if operations.upgrade_table(engine):
-        _output(context, f'upgraded the sequences table in {context.url}: {"; ".join(differences)}\n')
-    else:
-        _output(context, f'the sequences table in {context.url} is already current; nothing to do\n')
-
-
-def _version() -> str:
-    try:
-        return metadata.version('mortar_rdb')
-    except metadata.PackageNotFoundError:  # pragma: no cover - run from a bare checkout
-        return 'unknown'
-
-
-def _parser() -> argparse.ArgumentParser:
-    script = os.path.basename(sys.argv[0]) == 'mortar-sequence'
-    parser = _Parser(
-        prog='mortar-sequence' if script else 'python -m mortar_rdb.sequence',
-        description='Look after the sequences of a database: take values, inspect, restart and drop them, '
-        'and create or upgrade their table.',
-        epilog='Exit status: 0 success, 1 refused or failed (one line on stderr says why), '
-        '2 a usage mistake, 130 interrupted. Example: %(prog)s next invoices --create',
-    )
-    parser.add_argument('--version', action='version', version=f'%(prog)s {_version()}')
-    url = os.environ.get('MORTAR_RDB_URL') or DEFAULT_URL
-    parser.add_argument('--url', default=url, help=URL_HELP % DEFAULT_URL)
-    parser.add_argument('--timeout', type=_seconds, default=DEFAULT_TIMEOUT, metavar='SECONDS', help=TIMEOUT_HELP)
-    # --url and --timeout are accepted after the command too; there they override.
-    common = _Parser(add_help=False)
-    common.add_argument('--url', default=argparse.SUPPRESS, help=URL_HELP % DEFAULT_URL)
-    common.add_argument('--timeout', type=_seconds, default=argparse.SUPPRESS, metavar='SECONDS', help=TIMEOUT_HELP)
-    commands = parser.add_subparsers(dest='command', required=True, metavar='COMMAND', parser_class=_Parser)
-
-    # Which sequences a command works on.
-    kinds = _Parser(add_help=False)
-    kinds.add_argument(
-        '--impl',
-        choices=operations.IMPLEMENTATIONS,
-        default='generic',
-        help='generic: rows of the sequences table (the default); native: the database\'s own sequences',
-    )
-
-    def command(name: str, run: Callable[..., None], summary: str, example: str, impl: bool = True) -> Any:
-        sub = commands.add_parser(
-            name,
-            parents=[common, kinds] if impl else [common],
-            help=summary,
-            description=summary,
-            epilog=f'example: {parser.prog} {example}',
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
-        sub.set_defaults(run=run)
-        return sub
-
-    def json_flag(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument('--json', action='store_true', help='print one JSON document instead')
-
-    command(
-        'create-table', _create_table, 'Create the sequences table if it is missing.', 'create-table', impl=False
-    )
-    listed = command(
-        'list',
-        _list,
-        'Print the name and current value of every sequence, a tab between them, one line each; '
-        'a name that would break the line is printed JSON-quoted.',
-        'list --json',
-    )
-    json_flag(listed)
-    take = command(
-        'next',
-        _next,
-        'Print the next value of a sequence. Values are written before they are committed: '
-        'if writing fails, they are given back (not for --impl native).',
-        'next invoices --count 3',
-    )
-    take.add_argument('name', type=_name, help='the sequence name')
-    take.add_argument('--count', type=_count, default=1, metavar='N', help='take N values, one per line (default 1)')
-    take.add_argument(
-        '--create', action='store_true', help='create the sequences table and the sequence if they are missing'
-    )
-    json_flag(take)
-    current = command(
-        'current',
-        _current,
-        'Print the last value a sequence handed out ("none" before the first); takes nothing.',
-        'current invoices',
-    )
-    current.add_argument('name', type=_name, help='the sequence name')
-    json_flag(current)
-    restart = command(
-        'restart',
-        _restart,
-        'Make VALUE the next value of a sequence; it will not move backwards without --force.',
-        'restart invoices 5000',
-    )
-    restart.add_argument('name', type=_name, help='the sequence name')
-    restart.add_argument('value', type=_value, help='the next value to hand out')
-    restart.add_argument(
-        '--force', action='store_true', help='move backwards too, although values may then be handed out twice'
-    )
-    drop = command(
-        'drop', _drop, 'Delete a sequence and its value (a native sequence at once).', 'drop invoices'
-    )
-    drop.add_argument('name', type=_name, help='the sequence name')
-    command(
-        'upgrade-table',
-        _upgrade_table,
-        'Widen a mortar_rdb 3.0 sequences table to the current shape, keeping every value; '
-        'does nothing to a current table.',
-        'upgrade-table --url postgresql+psycopg://app@db.example.com/app',
-        impl=False,
-    )
-    return parser
-
-
-# Running a command --------------------------------------------------------------
+        return _run(parser().parse_args(argv))
+    except KeyboardInterrupt:  # before the command began: nothing to roll back
+        terminal.say('interrupted; nothing was committed')
+        return INTERRUPTED
 
 
 def _creates(arguments: argparse.Namespace) -> bool:
@@ -291,20 +63,36 @@ def _refuse_a_missing_sqlite_file(arguments: argparse.Namespace, context: Contex
         return
     if _creates(arguments) or os.path.exists(database):
         return
-    if arguments.command == 'next':
-        fix = f'create it and the sequence with "next {argument(arguments.name)}{context.options} --create"'
-    else:
-        fix = 'create it with "create-table"'
-    raise _Failed(
-        f'there is no database file {os.path.abspath(database)!r} for {context.url}: check the URL '
-        f'(--url or $MORTAR_RDB_URL) and the current directory, or {fix}'
-    )
+    raise NoDatabaseFile(os.path.abspath(database), context.url)
 
 
-def _what_a_statement_waits_for(context: Context) -> str:
-    if context.backend == 'sqlite':
-        return f'the database {context.url}, which another writer may have locked'
-    return f'{context.locked} in {context.url}, which another transaction may hold'
+def _engine(arguments: argparse.Namespace, context: Context) -> Engine:
+    """A bounded engine for the URL; for an async driver's URL, through the same database's sync driver."""
+    url = make_url(arguments.url)
+    given = None
+    twin = sync_twin(url)
+    if twin is not None:
+        given, url = url.drivername, twin[0]
+    try:
+        return bounded_engine(url, arguments.timeout)
+    except ImportError as error:
+        module = error.name or one_line(error)
+        raise DriverMissing(context.url, module, install_advice(url), url.drivername, given) from error
+
+
+def _connect(engine: Engine, context: Context) -> None:
+    try:
+        engine.connect().close()  # back to the pool, for the command to use
+    except exc.DBAPIError as error:
+        raise DatabaseUnreachable(context.url, one_line(error.orig), timed_out(error.orig)) from error
+    context.connected = True
+
+
+def _ours(error: Exception, engine: Engine | None) -> Exception:
+    """The error as the library's one translation place makes it ours, where it can."""
+    if engine is None or isinstance(error, SequenceError) or not isinstance(error, exc.StatementError):
+        return error
+    return per_engine(engine).translated(error)
 
 
 def _write_failed(error: OSError, arguments: argparse.Namespace, context: Context) -> int:
@@ -326,15 +114,6 @@ def _write_failed(error: OSError, arguments: argparse.Namespace, context: Contex
     return 1
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status."""
-    try:
-        return _run(_parser().parse_args(argv))
-    except KeyboardInterrupt:  # before the command began: nothing to roll back
-        terminal.say('interrupted; nothing was committed')
-        return INTERRUPTED
-
-
 def _run(arguments: argparse.Namespace) -> int:
     context = Context(
         url=arguments.url,
@@ -343,19 +122,24 @@ def _run(arguments: argparse.Namespace) -> int:
         name=getattr(arguments, 'name', None),
         options=' --impl native' if getattr(arguments, 'impl', 'generic') == 'native' else '',
     )
+    if not terminal.stdout_open():
+        what = 'nothing was taken' if arguments.command == 'next' else 'nothing was done'
+        terminal.say(
+            f'standard output is closed, so nobody would see what {arguments.command} prints; {what}: '
+            'redirect it to a file, or to /dev/null if the output is not wanted'
+        )
+        return 1
     notice = terminal.Notice(arguments.timeout)
     context.waiting_for = notice.waiting_for
     engine: Engine | None = None
     try:
         context.url = make_url(arguments.url).render_as_string(hide_password=True)
         _refuse_a_missing_sqlite_file(arguments, context)
-        engine = bounded_engine(arguments.url, arguments.timeout)
-        context.backend = engine.dialect.name
-        server = 'the database' if context.backend == 'sqlite' else 'the database server at'
-        notice.waiting_for(f'{server} {context.url}')
-        engine.connect().close()  # back to the pool, for the command to use
-        context.connected = True
-        notice.waiting_for(_what_a_statement_waits_for(context))
+        engine = _engine(arguments, context)
+        context.waits = waits = waits_for(engine.dialect.name)
+        notice.waiting_for(waits.connecting.format(url=context.url))
+        _connect(engine, context)
+        notice.waiting_for(waits.statement.format(url=context.url, locked=context.locked))
         arguments.run(engine, arguments, context)
     except KeyboardInterrupt:
         with terminal.sigint_ignored():
@@ -364,11 +148,8 @@ def _run(arguments: argparse.Namespace) -> int:
         return INTERRUPTED
     except terminal.WriteFailed as failure:
         return _write_failed(failure.error, arguments, context)
-    except _Failed as failure:
-        terminal.say(str(failure))
-        return 1
-    except (SequenceError, exc.SQLAlchemyError, ImportError) as error:
-        said = explain(error, context)
+    except (CommandFailure, SequenceError, exc.SQLAlchemyError, ImportError) as error:
+        said = explain(_ours(error, engine), context)
         if context.delivered:
             said = f'committing failed, so the values printed above were not taken: {said}'
         terminal.say(said)
@@ -379,4 +160,3 @@ def _run(arguments: argparse.Namespace) -> int:
             with terminal.sigint_ignored():
                 engine.dispose()
     return 0
-

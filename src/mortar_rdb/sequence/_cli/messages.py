@@ -1,8 +1,11 @@
 """What the command line says when something goes wrong: one line, in the words of commands and flags.
 
-The errors of :mod:`.errors` are written for Python callers (functions and
-arguments). :func:`explain` says the same facts to someone at a shell, with
-the commands and flags that fix them.
+The errors of :mod:`..errors` carry their facts (which sequence, which
+database, what was waited for, what the database said) and say them to
+Python callers in functions and arguments. :func:`explain` says the same
+facts to someone at a shell, with the commands and flags that fix them. It
+reads no driver code and takes no message apart: what an error *is* was
+decided once, where it was made.
 """
 from __future__ import annotations
 
@@ -11,13 +14,13 @@ import shlex
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import exc
 
-from .._dialects import Meaning, codes_for, meaning
+from .._dialects import Waits, timed_out, waits_for
+from .._error_bases import _Refused
 from ..errors import (
-    InvalidSequenceName,
-    InvalidSequenceValue,
     NoNativeSequences,
     NoSuchSequence,
     NotASequence,
@@ -27,12 +30,15 @@ from ..errors import (
     SequenceError,
     SequenceOverflow,
     SequenceRestartRefused,
+    SequenceStatementTimeout,
     SequenceTableMissing,
 )
+from .failures import DatabaseUnreachable, DriverMissing, NoDatabaseFile
 
 __all__ = ['Context', 'argument', 'explain', 'shown_name']
 
 DEFAULT_URL = 'sqlite:///sequences.db'
+URL_FLAGS = '--url or $MORTAR_RDB_URL'
 
 
 def _ignore(what: str | None) -> None:
@@ -49,8 +55,8 @@ class Context:
     name: str | None = None
     #: ' --impl native' for native sequences, else ''
     options: str = ''
-    #: the database backend's name ('sqlite', 'postgresql', 'mysql'), once known
-    backend: str = ''
+    #: how to name what this database makes us wait for, once its backend is known
+    waits: Waits = waits_for('')
     #: whether the command had connected to the database
     connected: bool = False
     #: whether ``next`` had written its values out
@@ -71,6 +77,13 @@ class Context:
         if self.name is None:
             return 'the sequences table'
         return f'sequence {self.name!r}'
+
+    @property
+    def create_it(self) -> str:
+        """The command that creates what is missing, for the command that found it missing."""
+        if self.command == 'next':
+            return f'"next {argument(self.name or "")}{self.options} --create"'
+        return '"create-table"'
 
 
 _LINE_BREAKING = {'Cc', 'Zl', 'Zp'}
@@ -95,6 +108,7 @@ def argument(name: str) -> str:
 
 
 def one_line(text: object) -> str:
+    """The first line of what a driver or SQLAlchemy said, without SQLAlchemy's link to its docs."""
     lines = [line.strip() for line in str(text).split('(Background on this error')[0].splitlines() if line.strip()]
     return lines[0] if lines else 'unknown error'
 
@@ -107,24 +121,50 @@ def explain(error: BaseException, context: Context) -> str:
     return _database_error(error, context)
 
 
-def _table_missing(error: BaseException, c: Context) -> str:
-    if c.command == 'next':
-        fix = f'or create the table and the sequence with "next {argument(c.name or "")}{c.options} --create"'
-    else:
-        fix = 'or create the table with "create-table"'
-    return f'there is no sequences table in {c.url}: check the URL (--url or $MORTAR_RDB_URL), {fix}'
+# The command line's own failures -------------------------------------------
 
 
-def _no_such_sequence(error: BaseException, c: Context) -> str:
-    assert isinstance(error, NoSuchSequence)
+def _no_database_file(error: Any, c: Context) -> str:
+    create = 'create it and the sequence with' if c.command == 'next' else 'create it with'
+    return (
+        f'there is no database file {error.path!r} for {c.url}: check the URL ({URL_FLAGS}) '
+        f'and the current directory, or {create} {c.create_it}'
+    )
+
+
+def _unreachable(error: Any, c: Context) -> str:
+    if error.silent:
+        return _silent_server(c)
+    return f'could not connect to {c.url} ({error.reason}); check the URL ({URL_FLAGS}) and that {c.waits.reachable}'
+
+
+def _driver_missing(error: Any, c: Context) -> str:
+    install = f'install it with "{error.install}"' if error.install else 'install its package with pip'
+    if error.given is None:
+        return f'the database driver for {c.url} is not installed (no module named {error.module!r}); {install}'
+    return (
+        f'the command line needs a sync driver, so for {error.given}:// it uses {error.driver}, which is not '
+        f'installed (no module named {error.module!r}): {install}, or pass a URL of another installed '
+        f'sync driver of the same database with --url'
+    )
+
+
+# The library's errors ------------------------------------------------------
+
+
+def _table_missing(error: Any, c: Context) -> str:
+    create = 'the table and the sequence' if c.command == 'next' else 'the table'
+    return f'there is no sequences table in {c.url}: check the URL ({URL_FLAGS}), or create {create} with {c.create_it}'
+
+
+def _no_such_sequence(error: Any, c: Context) -> str:
     return (
         f'there is no sequence named {error.name!r} in {c.url}: check the name ("list{c.options}" '
         f'shows them) and the URL, or create it with "next {argument(error.name)}{c.options} --create"'
     )
 
 
-def _overflow(error: BaseException, c: Context) -> str:
-    assert isinstance(error, SequenceOverflow)
+def _overflow(error: Any, c: Context) -> str:
     upgrade = ' or widen the table with "upgrade-table"'
     if error.ceiling is None:
         return (
@@ -137,30 +177,24 @@ def _overflow(error: BaseException, c: Context) -> str:
             f'its table holds, so {error.count} cannot be taken; {c.changes}: '
             f'take at most {error.left} with --count' + (upgrade if error.narrow else '')
         )
-    fix = upgrade.strip().removeprefix('or ') if error.narrow else 'use a new sequence name from now on'
-    return (
-        f'sequence {error.name!r} has reached {error.ceiling}, the largest value its table holds; '
-        f'{c.changes}: {fix}'
-    )
+    fix = 'widen the table with "upgrade-table"' if error.narrow else 'use a new sequence name from now on'
+    return f'sequence {error.name!r} has reached {error.ceiling}, the largest value its table holds; {c.changes}: {fix}'
 
 
-def _restart_refused(error: BaseException, c: Context) -> str:
-    assert isinstance(error, SequenceRestartRefused)
+def _restart_refused(error: Any, c: Context) -> str:
     return (
         f'sequence {error.name!r} has reached {error.current}; restarting it at {error.value} could hand out '
         'the same numbers again, so nothing was changed: add --force if those numbers are really free'
     )
 
 
-def _conflict(error: BaseException, c: Context) -> str:
-    assert isinstance(error, SequenceConflict)
-    what, _ = meaning(codes_for(c.backend), error.orig)
-    if c.backend == 'sqlite':
+def _conflict(error: Any, c: Context) -> str:
+    if error.lock == 'database':
         return (
             f'the database {c.url} stayed locked by another writer for {c.waited}; {c.changes}: '
             'run the command again when that writer has finished, or wait longer with --timeout'
         )
-    if what is Meaning.LOCK_WAIT:
+    if error.lock is not None:
         return (
             f'another transaction held a lock on {c.locked} for {c.waited}; {c.changes}: '
             'run the command again when that transaction has ended, or wait longer with --timeout'
@@ -168,9 +202,8 @@ def _conflict(error: BaseException, c: Context) -> str:
     return f'another transaction changed {c.locked} at the same moment; {c.changes}: run the command again'
 
 
-def _connection_lost(error: BaseException, c: Context) -> str:
-    assert isinstance(error, SequenceConnectionLost)
-    if _timed_out(error.orig):
+def _connection_lost(error: Any, c: Context) -> str:
+    if error.silent:
         return _silent_server(c)
     return (
         f'the connection to {c.url} was lost ({one_line(error.orig)}); {c.changes}: '
@@ -178,107 +211,78 @@ def _connection_lost(error: BaseException, c: Context) -> str:
     )
 
 
-def _no_native(error: BaseException, c: Context) -> str:
-    assert isinstance(error, NoNativeSequences)
+def _statement_timeout(error: Any, c: Context) -> str:
+    return (
+        f'a statement on {c.url} ran for {c.waited} and was stopped; {c.changes}: '
+        'run the command again, or allow longer with --timeout'
+    )
+
+
+def _no_native(error: Any, c: Context) -> str:
     return (
         f'{error.database} has no native sequences: leave out --impl native to use the sequences table, '
         'which works there'
     )
 
 
-def _not_a_sequence(error: BaseException, c: Context) -> str:
-    assert isinstance(error, NotASequence)
+def _not_a_sequence(error: Any, c: Context) -> str:
     return (
         f'{c.url} already has a table, view or other object called {error.name!r}, so no native sequence '
         'can take that name: choose another name'
     )
 
 
-def _change_blocked(error: BaseException, c: Context) -> str:
-    assert isinstance(error, SequenceChangeBlocked)
+def _change_blocked(error: Any, c: Context) -> str:
     return (
         f'{error.doing.lower()} the native sequence {error.name!r} waited {error.seconds} seconds for a lock '
         'held by a transaction that used it: run the command again when that transaction has ended'
     )
 
 
-def _outgrown(error: BaseException, c: Context) -> str:
-    """A name or value a mortar_rdb 3.0 table cannot hold: name the command that widens it."""
-    text = one_line(error)
-    upgrade = text.find(' It is a mortar_rdb 3.0 table')
-    if upgrade >= 0:
-        text = text[:upgrade] + ' It is a mortar_rdb 3.0 table: "upgrade-table" widens it.'
-    return text
+def _refused(error: Any, c: Context) -> str:
+    """A name or value refused; one a mortar_rdb 3.0 table cannot hold names the command that widens it."""
+    if error.widened is None:
+        return str(error.problem)
+    return f'{error.problem} It is a mortar_rdb 3.0 table: "upgrade-table" widens it.'
 
 
-def _sequence_error(error: BaseException, c: Context) -> str:
+def _sequence_error(error: Any, c: Context) -> str:
     return one_line(error)
 
 
-_SAYINGS = [
+_SAYINGS: list[tuple[type[BaseException], Callable[[Any, Context], str]]] = [
+    (NoDatabaseFile, _no_database_file),
+    (DatabaseUnreachable, _unreachable),
+    (DriverMissing, _driver_missing),
     (SequenceTableMissing, _table_missing),
     (NoSuchSequence, _no_such_sequence),
     (SequenceOverflow, _overflow),
     (SequenceRestartRefused, _restart_refused),
     (SequenceConflict, _conflict),
     (SequenceConnectionLost, _connection_lost),
+    (SequenceStatementTimeout, _statement_timeout),
     (NoNativeSequences, _no_native),
     (NotASequence, _not_a_sequence),
     (SequenceChangeBlocked, _change_blocked),
-    (InvalidSequenceName, _outgrown),
-    (InvalidSequenceValue, _outgrown),
+    (_Refused, _refused),
     (SequenceError, _sequence_error),
 ]
 
 
-def _timed_out(error: object) -> bool:
-    text = str(error).lower()
-    return 'timed out' in text or 'timeout expired' in text
-
-
 def _silent_server(c: Context) -> str:
     return (
-        f'the database server at {c.url} did not answer within {c.waited}; {c.changes}: check that it is up '
-        'and that the URL (--url or $MORTAR_RDB_URL) names it, or wait longer with --timeout'
+        f'{c.waits.answering.format(url=c.url)} did not answer within {c.waited}; {c.changes}: check that it is up '
+        f'and that the URL ({URL_FLAGS}) names it, or wait longer with --timeout'
     )
 
 
-#: Driver errors that say a statement ran out of time: PostgreSQL's
-#: query_canceled, MariaDB's ER_STATEMENT_TIMEOUT, MySQL's ER_QUERY_TIMEOUT.
-_STATEMENT_TIMEOUTS = {'57014', 1969, 3024}
-
-
 def _database_error(error: BaseException, c: Context) -> str:
+    """What the library left as SQLAlchemy's error: SQLAlchemy's line, or the driver's."""
     if isinstance(error, exc.NoSuchModuleError):
         return f'{c.url!r} names no database SQLAlchemy knows ({one_line(error)}); check the part before "://"'
     if isinstance(error, exc.ArgumentError):
         return f'{c.url!r} is not a database URL ({one_line(error)}); pass one like {DEFAULT_URL} with --url'
-    if isinstance(error, ImportError):
-        return (
-            f'the database driver for {c.url} is not installed ({error}); install it, '
-            'for instance with pip install "mortar_rdb[postgresql]" or "mortar_rdb[mysql]"'
-        )
     orig = error.orig if isinstance(error, exc.DBAPIError) else error
-    if not c.connected:
-        if _timed_out(orig):
-            return _silent_server(c)
-        where = 'its directory exists' if c.backend == 'sqlite' else 'the database server is up'
-        return (
-            f'could not connect to {c.url} ({one_line(orig)}); '
-            f'check the URL (--url or $MORTAR_RDB_URL) and that {where}'
-        )
-    codes = codes_for(c.backend)
-    if meaning(codes, orig)[0] is Meaning.LOCK_WAIT:  # creating or upgrading the table
-        return (
-            f'another transaction held a lock on the sequences table for {c.waited}; {c.changes}: '
-            'run the command again when that transaction has ended, or wait longer with --timeout'
-        )
-    if codes.read(orig) in _STATEMENT_TIMEOUTS:
-        return (
-            f'a statement on {c.url} ran for {c.waited} and was stopped; {c.changes}: '
-            'run the command again, or allow longer with --timeout'
-        )
-    if _timed_out(orig):
+    if timed_out(orig):
         return _silent_server(c)
     return f'the database at {c.url} failed: {one_line(orig)}; {c.changes}: check the URL and that the database is up'
-

@@ -1,6 +1,6 @@
 """The command line and its terminal: output written whole, what it waits for, a quiet Ctrl-C.
 
-Kept apart from the commands (:mod:`.__main__`) and from what they say when
+Kept apart from the commands (:mod:`.commands`) and from what they say when
 they fail (:mod:`.messages`).
 """
 from __future__ import annotations
@@ -14,7 +14,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ['Notice', 'WriteFailed', 'say', 'sigint_ignored', 'silence_stdout', 'write']
+__all__ = [
+    'Notice',
+    'WriteFailed',
+    'fill_closed_descriptors',
+    'say',
+    'sigint_ignored',
+    'silence_stdout',
+    'stdout_open',
+    'write',
+]
 
 #: How long a wait lasts before the command says, on a terminal, what it waits for.
 NOTICE_AFTER = 1.0
@@ -105,10 +114,38 @@ def sigint_ignored() -> Iterator[None]:
 
 
 def say(message: str) -> None:
+    """Say ``message`` on stderr; with stderr closed, nowhere (never among the values on stdout)."""
+    stream = sys.stderr
+    if stream is None:  # print() would fall back to stdout
+        return
     try:
-        print(f'error: {message}', file=sys.stderr)
-    except OSError:
+        print(f'error: {message}', file=stream)
+    except (OSError, ValueError):
         pass
+
+
+def stdout_open() -> bool:
+    """Whether the command was started with a standard output to write to (not ``>&-``)."""
+    return sys.stdout is not None
+
+
+def fill_closed_descriptors() -> None:
+    """Put /dev/null on descriptors 0, 1 and 2 where the command was started without them.
+
+    Otherwise the next file opened (a SQLite database) would get that number,
+    and whatever is written to "stderr" would land in it.
+    """
+    for descriptor in (0, 1, 2):
+        try:
+            os.fstat(descriptor)
+        except OSError:
+            try:
+                null = os.open(os.devnull, os.O_RDWR)
+            except OSError:
+                return
+            if null != descriptor:
+                os.dup2(null, descriptor)
+                os.close(null)
 
 
 def silence_stdout() -> None:

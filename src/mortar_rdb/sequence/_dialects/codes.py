@@ -19,10 +19,13 @@ meaning                becomes
 ``ALREADY_EXISTS``     creating a native sequence looks again: another
                        connection created it at the same moment
 ``EXHAUSTED``          ``NativeSequenceExhausted``
+``STATEMENT_TIMEOUT``  ``SequenceStatementTimeout`` (the server stopped a
+                       statement that ran past its time limit)
 =====================  ======================================================
 
 Any error the server reports as a lost connection becomes
-``SequenceConnectionLost`` (retried by ``transaction``), whatever its code.
+``SequenceConnectionLost`` (retried by ``transaction``), whatever its code;
+:func:`timed_out` says whether it was the server that stopped answering.
 """
 from __future__ import annotations
 
@@ -31,7 +34,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
-__all__ = ['Codes', 'Meaning', 'codes_for', 'meaning']
+__all__ = ['Codes', 'Meaning', 'codes_for', 'meaning', 'timed_out']
 
 
 class Meaning(Enum):
@@ -43,9 +46,11 @@ class Meaning(Enum):
     CONFLICT = 'conflict'
     ALREADY_EXISTS = 'already exists'
     EXHAUSTED = 'sequence exhausted'
+    #: The server stopped a statement that ran longer than its time limit.
+    STATEMENT_TIMEOUT = 'statement timed out'
 
 
-NO_SUCH_TABLE, NO_SUCH_SEQUENCE, LOCK_WAIT, CONFLICT, ALREADY_EXISTS, EXHAUSTED = Meaning
+NO_SUCH_TABLE, NO_SUCH_SEQUENCE, LOCK_WAIT, CONFLICT, ALREADY_EXISTS, EXHAUSTED, STATEMENT_TIMEOUT = Meaning
 
 
 # The tables ----------------------------------------------------------------
@@ -59,6 +64,7 @@ POSTGRESQL: Mapping[object, Meaning] = {
     '42P07': ALREADY_EXISTS,  # duplicate_table
     '23505': ALREADY_EXISTS,  # unique_violation: two CREATEs raced on the catalog
     '2200H': EXHAUSTED,  # sequence_generator_limit_exceeded
+    '57014': STATEMENT_TIMEOUT,  # query_canceled: statement_timeout ran out
 }
 
 #: MariaDB and MySQL, by error number.
@@ -69,6 +75,8 @@ MARIADB: Mapping[object, Meaning] = {
     1213: CONFLICT,  # ER_LOCK_DEADLOCK
     1050: ALREADY_EXISTS,  # ER_TABLE_EXISTS_ERROR
     4084: EXHAUSTED,  # ER_SEQUENCE_RUN_OUT
+    1969: STATEMENT_TIMEOUT,  # ER_STATEMENT_TIMEOUT (MariaDB's max_statement_time)
+    3024: STATEMENT_TIMEOUT,  # ER_QUERY_TIMEOUT (MySQL's max_execution_time)
 }
 
 #: SQLite, by primary result code or, where that is SQLITE_ERROR, message.
@@ -152,6 +160,9 @@ class Codes:
     read: Callable[[object], object]
     meanings: Mapping[object, Meaning]
     advice: Mapping[object, str] = field(default_factory=dict)
+    #: what a LOCK_WAIT waited for: ``'row'`` on servers, which lock rows and
+    #: tables; ``'database'`` on SQLite, which locks the whole file
+    locks: str = 'row'
 
 
 NO_CODES = Codes(lambda error: None, {})
@@ -160,7 +171,7 @@ _BY_DIALECT = {
     'postgresql': Codes(sqlstate, POSTGRESQL),
     'mysql': Codes(first_argument, MARIADB, MARIADB_ADVICE),
     'mariadb': Codes(first_argument, MARIADB, MARIADB_ADVICE),
-    'sqlite': Codes(sqlite_code, SQLITE),
+    'sqlite': Codes(sqlite_code, SQLITE, locks='database'),
     'oracle': Codes(first_argument, ORACLE),
     'mssql': Codes(bracketed_number, MSSQL),
 }
@@ -168,6 +179,14 @@ _BY_DIALECT = {
 
 def codes_for(dialect_name: str) -> Codes:
     return _BY_DIALECT.get(dialect_name, NO_CODES)
+
+
+def timed_out(error: object) -> bool:
+    """Whether a driver error says the server did not answer in time
+    (PyMySQL's "timed out", psycopg's "timeout expired"), when connecting or
+    in the middle of a statement; the drivers give these no code."""
+    text = str(error).lower()
+    return 'timed out' in text or 'timeout expired' in text
 
 
 def meaning(codes: Codes, error: object) -> tuple[Meaning | None, str]:

@@ -1,8 +1,9 @@
-"""Engines whose every wait is bounded: connecting, each statement and each lock wait.
+"""What each database makes a client wait for, how to bound every wait, and how to name the wait.
 
-The command line makes its engines here, so that a server that never
-answers or a row another transaction holds ends in an error, not a silent
-wait. Each database's driver and server have their own settings:
+The command line makes its engines with :func:`bounded_engine`, so that a
+server that never answers or a row another transaction holds ends in an
+error, not a silent wait. Each database's driver and server have their own
+settings:
 
 ==========  ==================================================================
 SQLite      the driver's busy ``timeout`` (a lock on the database file)
@@ -22,11 +23,12 @@ it was.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import URL, Engine, create_engine, event, make_url
 
-__all__ = ['bounded_engine']
+__all__ = ['Waits', 'bounded_engine', 'waits_for']
 
 #: How much longer a statement may run than a lock wait, and a silent server stay silent.
 STATEMENT_MARGIN = 1
@@ -36,7 +38,46 @@ _POSTGRESQL_DRIVERS = ('psycopg', 'psycopg2')
 _MYSQL_DRIVERS = ('pymysql', 'mysqldb')
 
 
-def bounded_engine(url: str, seconds: float) -> Engine:
+@dataclass(frozen=True)
+class Waits:
+    """How to name what a client of one database waits for, in words for its user.
+
+    Each is a template of ``url`` (the database's URL, password hidden) and,
+    for ``statement``, ``locked`` (what is locked: a sequence or the table).
+    """
+
+    #: while connecting
+    connecting: str
+    #: while a statement runs
+    statement: str
+    #: what to check when connecting failed
+    reachable: str
+    #: whoever answers, when nothing did in time
+    answering: str
+
+
+_SERVER = Waits(
+    connecting='the database server at {url}',
+    statement='{locked} in {url}, which another transaction may hold',
+    reachable='the database server is up',
+    answering='the database server at {url}',
+)
+
+#: SQLite has no server: its database is a file that one writer at a time locks whole.
+_FILE = Waits(
+    connecting='the database {url}',
+    statement='the database {url}, which another writer may have locked',
+    reachable='its directory exists',
+    answering='the database {url}',
+)
+
+
+def waits_for(backend: str) -> Waits:
+    """How to name the waits of the database ``backend`` ('sqlite', 'postgresql', ...)."""
+    return _FILE if backend == 'sqlite' else _SERVER
+
+
+def bounded_engine(url: str | URL, seconds: float) -> Engine:
     """An engine for ``url`` that waits at most about ``seconds`` for anything."""
     parsed = make_url(url)
     backend, driver = parsed.get_backend_name(), parsed.get_driver_name()
