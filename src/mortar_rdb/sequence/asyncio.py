@@ -16,8 +16,9 @@ blocking the loop, and then take their values from the new block.
 """
 from __future__ import annotations
 
+import asyncio
 import collections.abc
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from functools import partial
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
@@ -30,6 +31,7 @@ from ..registry import components
 from . import drop_sequence as _drop_sequence
 from . import get_sequence
 from . import register_sequence as _register_sequence
+from ._per_engine import per_engine
 from ._reserver import Reserver, reserver_for
 from ._sessions import table_engine
 from .generic import SequenceImplementation
@@ -150,7 +152,11 @@ class AsyncSequence:
         **keywords: P.kwargs,
     ) -> T:
         """Await ``work(sync_session, ...)``, the sync method ``method``, in ``session``'s greenlet."""
-        return await _async_session(session, method).run_sync(work, *arguments, **keywords)
+        session = _async_session(session, method)
+        running = session.run_sync(work, *arguments, **keywords)
+        if per_engine(_engine_of(session)).table.single_writer:
+            return await _to_the_end(running)
+        return await running
 
     def _managed(self, method: str) -> ManagedSequence:
         if not IManagedSequence.providedBy(self.sync_sequence):
@@ -202,6 +208,25 @@ class AsyncPooledSequence(AsyncSequence):
     ) -> T:
         sync_session = _async_session(session, method).sync_session
         return await self.pooled.reserver.awaited(partial(work, sync_session, *arguments, **keywords))
+
+
+async def _to_the_end(work: Coroutine[Any, Any, T]) -> T:
+    """Await ``work`` to its end even if the caller is cancelled meanwhile, then let the cancellation through.
+
+    On SQLite (aiosqlite) a statement cut short by a cancellation is left
+    in progress, and keeps the database's write lock after the transaction
+    rolls back, until the garbage collector happens to find it: every other
+    connection gets "database is locked" meanwhile. Letting the statement
+    finish costs the cancelled task one statement's wait.
+    """
+    running = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(running)
+    except asyncio.CancelledError:
+        await asyncio.wait([running])
+        if not running.cancelled():
+            running.exception()  # retrieved: the caller gets the cancellation instead
+        raise
 
 
 def _face(sequence: Sequence) -> AsyncSequence:
