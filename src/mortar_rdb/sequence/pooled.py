@@ -81,9 +81,10 @@ class SequenceImplementation:
         self.name = name
         self.block_size = block_size
         self._engine = engine
-        #: this process's block of values (see :mod:`._blocks`)
+        # This process's block of values, and the connection of its own that
+        # reserves blocks, with a sync and an async door: the async face
+        # calls them (see _blocks.py and _reserver.py).
         self.blocks = Blocks()
-        #: the connection of its own that reserves blocks, with a sync and an async door (see :mod:`._reserver`)
         self.reserver: Reserver = reserver_for(engine)
         # Connect before looking at the caller's session, which may take
         # the last connection the pool has.
