@@ -133,8 +133,8 @@ class ConnectionCursor:
         except self.engine.driver_errors as error:
             raise self._translated(error) from error
 
-    def rows(self) -> list[tuple[str, int]]:
-        """Every row's name and stored value, in no particular order."""
+    def rows(self) -> list[tuple[str, int | None]]:
+        """Every row's name and stored value (None for NULL), in no particular order."""
         try:
             return self.table.all(self.cursor)
         except self.engine.driver_errors as error:
@@ -178,7 +178,7 @@ class ConnectionCursor:
     def _translated(self, error: Exception, native: str | None = None) -> Exception:
         if not isinstance(error, exc.StatementError):
             error = self._wrapped(error)
-        return self.engine.translated(error, native)
+        return self.engine.translated(error, native, self.connection.engine)
 
     def _wrapped(self, error: Any) -> exc.StatementError:
         """A driver error raised by our own cursor, as SQLAlchemy would have wrapped it."""

@@ -7,6 +7,7 @@ a driver error into one of :mod:`.errors` where we can say more.
 """
 from __future__ import annotations
 
+from typing import Any
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, exc
@@ -16,6 +17,7 @@ from ._dialects import (
     NativeSQL,
     TableUpgrade,
     codes_for,
+    in_doubt_sql_for,
     meaning,
     native_sql_for,
     table_sql_for,
@@ -29,6 +31,8 @@ from .errors import (
     SequenceChangeBlocked,
     SequenceConflict,
     SequenceConnectionLost,
+    SequenceInDoubt,
+    SequenceServerReadOnly,
     SequenceStatementTimeout,
     SequenceTableMissing,
 )
@@ -79,19 +83,25 @@ class PerEngine:
         """What the driver error inside ``error`` means (see :mod:`._dialects.codes`)."""
         return meaning(self.codes, error.orig)[0]
 
-    def translated(self, error: exc.StatementError, native: str | None = None) -> Exception:
+    def translated(
+        self, error: exc.StatementError, native: str | None = None, engine: Engine | None = None
+    ) -> Exception:
         """Our own error for ``error`` where we can say more, else ``error``.
 
         ``native`` names the native sequence the statement used; otherwise it
         used the ``sequences`` table. Errors after which the whole transaction
         can safely run again become a
         :class:`~mortar_rdb.sequence.errors.SequenceRetryable`, which the
-        :mod:`transaction` package retries.
+        :mod:`transaction` package retries. Given the ``engine``, a lock wait
+        that timed out is looked into: if a transaction left in doubt holds
+        the row, retrying cannot help, and the error says so.
         """
         orig = error.orig
         if orig is None:
             return error
         what, advice = meaning(self.codes, orig)
+        if what is Meaning.READ_ONLY:
+            return SequenceServerReadOnly(self.where, orig)
         if native is not None:
             if what in _NATIVE_MISSING:
                 return NativeSequenceMissing(native, self.where)
@@ -99,6 +109,10 @@ class PerEngine:
                 return NativeSequenceExhausted(native)
         if getattr(error, 'connection_invalidated', False):
             return SequenceConnectionLost(orig, timed_out(orig))
+        if what is Meaning.LOCK_WAIT and engine is not None:
+            in_doubt = self.in_doubt_holding(engine)
+            if in_doubt:
+                return SequenceInDoubt(self.where, tuple(in_doubt), orig)
         if what in _RETRYABLE:
             return SequenceConflict(orig, advice, self.codes.locks if what is Meaning.LOCK_WAIT else None)
         if what is Meaning.STATEMENT_TIMEOUT:
@@ -117,6 +131,8 @@ class PerEngine:
         becomes retryable; a lock waited for ``seconds`` says whose it may be.
         """
         what = self.meaning(error)
+        if what is Meaning.READ_ONLY:
+            return SequenceServerReadOnly(self.where, error.orig)
         if what in _NATIVE_MISSING:
             return NativeSequenceMissing(name, self.where)
         if what is Meaning.EXHAUSTED:
@@ -124,6 +140,22 @@ class PerEngine:
         if what is Meaning.LOCK_WAIT:
             return SequenceChangeBlocked(name, seconds, doing)
         return error
+
+    def in_doubt_holding(self, engine: Engine) -> list[Any]:
+        """The transactions in doubt that hold (or may hold) a sequence's row, looked up on a connection of its own.
+
+        Only called after a lock wait timed out, when the caller's own
+        transaction may be unusable. Finding out must not hide the error
+        being translated, so a failure to look finds nothing.
+        """
+        sql = in_doubt_sql_for(self.dialect)
+        if not sql.supported:
+            return []
+        try:
+            with engine.connect() as connection:
+                return sql.holding_sequences(connection)
+        except Exception:
+            return []
 
 
 _per_engine: WeakKeyDictionary[Engine, PerEngine] = WeakKeyDictionary()

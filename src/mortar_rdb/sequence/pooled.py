@@ -124,6 +124,14 @@ class SequenceImplementation:
             return value
         return self.next_from_new_block(session)
 
+    def from_block(self) -> int | None:
+        """The next value of this process's block, or None when it is used up.
+
+        Never touches the database: the async face and numbered columns take
+        values this way without a statement, and reserve only on None.
+        """
+        return self.blocks.take()
+
     def next_from_new_block(self, session: AnySession | None = None) -> int:
         """A value from the current block, or from a new one reserved when it is used up.
 
