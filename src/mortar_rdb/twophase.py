@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine, exc, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
+from ._binds import engine_of
 from ._galera import is_galera
 
 _answers: WeakKeyDictionary[Engine, bool] = WeakKeyDictionary()
@@ -104,7 +105,7 @@ class TwoPhaseWhereSupportedSession(Session):
     ) -> None:
         super().__init__(bind, binds=binds, **options)
         targets = [bind, *(binds or {}).values()]
-        self._engines = tuple(dict.fromkeys(_engine_of(target) for target in targets if target is not None))
+        self._engines = tuple(dict.fromkeys(engine_of(target) for target in targets if target is not None))
 
     @property
     def twophase(self) -> bool:
@@ -116,6 +117,3 @@ class TwoPhaseWhereSupportedSession(Session):
     def twophase(self, requested: bool) -> None:
         self._twophase_requested = requested
 
-
-def _engine_of(bind: Engine | Connection) -> Engine:
-    return bind if isinstance(bind, Engine) else bind.engine

@@ -29,13 +29,16 @@ not part of the caller's transaction and a rollback does not undo them.
 from __future__ import annotations
 
 from sqlalchemy import Engine, exc, inspect
-from sqlalchemy.orm import Session, scoped_session
+from sqlalchemy.orm import scoped_session
 from zope.interface import implementer, provider
 
 from ..interfaces import IManagedSequence, IManagedSequenceFactory
-from ._cursor import ConnectionCursor, PerEngine, native_session_cursor, refuse_non_session
+from ..sessions import AnySession
+from ._cursor import ConnectionCursor
 from ._dialects import Meaning, NativeSQL
 from ._names import check_name
+from ._per_engine import PerEngine
+from ._sessions import native_session_cursor, refuse_non_session
 from ._table import INT64_MAX
 from ._values import check_count, check_value
 from .errors import (
@@ -48,8 +51,6 @@ from .errors import (
 from .generic import reported
 
 __all__ = ['SequenceImplementation', 'names']
-
-AnySession = Session | scoped_session[Session]
 
 #: How often registration looks again after another connection created the
 #: same sequence at the same moment.

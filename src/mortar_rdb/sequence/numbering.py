@@ -188,15 +188,14 @@ def _pooled_next(sequence: Any, context: DefaultExecutionContext) -> int:
     if value is not None:
         return value
     if context.dialect.is_async:
-        # Inside an AsyncSession's flush: reserve through the async face,
-        # which makes concurrent tasks await the reservation rather than
-        # block the event loop on a thread lock.
+        # Inside an AsyncSession's flush: reserve through the reserver's
+        # async door, as the async face does, so that concurrent tasks await
+        # the reservation rather than block the event loop on a thread lock.
+        from functools import partial
+
         from sqlalchemy.util import await_only
 
-        from .asyncio import get_async_sequence
-
-        face: Any = get_async_sequence(sequence.name)
-        return int(await_only(face.next(None)))
+        return int(await_only(sequence.reserver.awaited(partial(sequence.next_from_new_block, None))))
     # Given the session, a reservation on SQLite first checks that the
     # inserting transaction does not hold the lock it would wait for.
     return int(sequence.next(_session_of(context.root_connection)))
