@@ -21,7 +21,7 @@ def headings(text):
     lines = text.splitlines()
     return {
         line
-        for line, underline in zip(lines, lines[1:])
+        for line, underline in zip(lines, lines[1:], strict=False)
         if line and re.fullmatch(r'-+', underline) and len(underline) == len(line)
     }
 
