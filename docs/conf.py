@@ -70,8 +70,18 @@ def resolve_short_name(app, env, node, contnode):
 
 
 def hide_private_bases(app, name, obj, options, bases):
-    """Leave private base classes (helpers, undocumented) out of "Bases:"."""
-    bases[:] = [base for base in bases if not getattr(base, '__name__', '').startswith('_')]
+    """Leave private base classes (helpers, undocumented) out of "Bases:":
+    those with a private name, and those of a private module that no public
+    module hands on (SequenceError lives in one, but errors exports it)."""
+    from mortar_rdb.sequence import errors
+
+    def private(base):
+        if getattr(base, '__name__', '').startswith('_'):
+            return True
+        in_private_module = any(part.startswith('_') for part in getattr(base, '__module__', '').split('.'))
+        return in_private_module and base.__name__ not in errors.__all__
+
+    bases[:] = [base for base in bases if not private(base)]
 
 
 def hide_exception_signature(app, what, name, obj, options, signature, return_annotation):

@@ -1,6 +1,7 @@
 """docs/api.rst gives every public module a heading of its own."""
 import pkgutil
 import re
+from itertools import pairwise
 from pathlib import Path
 
 import mortar_rdb
@@ -21,7 +22,7 @@ def headings(text):
     lines = text.splitlines()
     return {
         line
-        for line, underline in zip(lines, lines[1:], strict=False)
+        for line, underline in pairwise(lines)
         if line and re.fullmatch(r'-+', underline) and len(underline) == len(line)
     }
 

@@ -65,6 +65,22 @@ USER_MODULE = textwrap.dedent(
         from mortar_rdb.sequence.schema import create_table
 
         return create_table(get_session().bind)
+
+    def numbered_tables() -> None:
+        from sqlalchemy import BigInteger, Column, MetaData, Table
+        from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+        from mortar_rdb.sequence import sequence_value
+
+        class Base(DeclarativeBase):
+            pass
+
+        class Invoice(Base):
+            __tablename__ = 'invoices'
+            id: Mapped[int] = mapped_column(primary_key=True)
+            number: Mapped[int] = mapped_column(BigInteger, default=sequence_value('invoices'))
+
+        Table('orders', MetaData(), Column('number', BigInteger, default=sequence_value('orders')))
     '''
 )
 

@@ -33,6 +33,7 @@ from ._dialects import (
     NativeSQL,
     TableUpgrade,
     codes_for,
+    in_doubt_sql_for,
     meaning,
     native_sql_for,
     table_sql_for,
@@ -46,6 +47,8 @@ from .errors import (
     SequenceChangeBlocked,
     SequenceConflict,
     SequenceConnectionLost,
+    SequenceInDoubt,
+    SequenceServerReadOnly,
     SequenceStatementTimeout,
     SequenceTableMissing,
 )
@@ -119,19 +122,25 @@ class PerEngine:
         """What the driver error inside ``error`` means (see :mod:`._dialects.codes`)."""
         return meaning(self.codes, error.orig)[0]
 
-    def translated(self, error: exc.StatementError, native: str | None = None) -> Exception:
+    def translated(
+        self, error: exc.StatementError, native: str | None = None, engine: Engine | None = None
+    ) -> Exception:
         """Our own error for ``error`` where we can say more, else ``error``.
 
         ``native`` names the native sequence the statement used; otherwise it
         used the ``sequences`` table. Errors after which the whole transaction
         can safely run again become a
         :class:`~mortar_rdb.sequence.errors.SequenceRetryable`, which the
-        :mod:`transaction` package retries.
+        :mod:`transaction` package retries. Given the ``engine``, a lock wait
+        that timed out is looked into: if a transaction left in doubt holds
+        the row, retrying cannot help, and the error says so.
         """
         orig = error.orig
         if orig is None:
             return error
         what, advice = meaning(self.codes, orig)
+        if what is Meaning.READ_ONLY:
+            return SequenceServerReadOnly(self.where, orig)
         if native is not None:
             if what in _NATIVE_MISSING:
                 return NativeSequenceMissing(native, self.where)
@@ -139,6 +148,10 @@ class PerEngine:
                 return NativeSequenceExhausted(native)
         if getattr(error, 'connection_invalidated', False):
             return SequenceConnectionLost(orig, timed_out(orig))
+        if what is Meaning.LOCK_WAIT and engine is not None:
+            in_doubt = self.in_doubt_holding(engine)
+            if in_doubt:
+                return SequenceInDoubt(self.where, tuple(in_doubt), orig)
         if what in _RETRYABLE:
             return SequenceConflict(orig, advice, self.codes.locks if what is Meaning.LOCK_WAIT else None)
         if what is Meaning.STATEMENT_TIMEOUT:
@@ -158,6 +171,8 @@ class PerEngine:
         becomes retryable; a lock waited for ``seconds`` says whose it may be.
         """
         what = self.meaning(error)
+        if what is Meaning.READ_ONLY:
+            return SequenceServerReadOnly(self.where, error.orig)
         if what in _NATIVE_MISSING:
             return NativeSequenceMissing(name, self.where)
         if what is Meaning.EXHAUSTED:
@@ -165,6 +180,22 @@ class PerEngine:
         if what is Meaning.LOCK_WAIT:
             return SequenceChangeBlocked(name, seconds, doing)
         return error
+
+    def in_doubt_holding(self, engine: Engine) -> list[Any]:
+        """The transactions in doubt that hold (or may hold) a sequence's row, looked up on a connection of its own.
+
+        Only called after a lock wait timed out, when the caller's own
+        transaction may be unusable. Finding out must not hide the error
+        being translated, so a failure to look finds nothing.
+        """
+        sql = in_doubt_sql_for(self.dialect)
+        if not sql.supported:
+            return []
+        try:
+            with engine.connect() as connection:
+                return sql.holding_sequences(connection)
+        except Exception:
+            return []
 
 
 _per_engine: WeakKeyDictionary[Engine, PerEngine] = WeakKeyDictionary()
@@ -283,8 +314,8 @@ class ConnectionCursor:
         except self.engine.driver_errors as error:
             raise self._translated(error) from error
 
-    def rows(self) -> list[tuple[str, int]]:
-        """Every row's name and stored value, in no particular order."""
+    def rows(self) -> list[tuple[str, int | None]]:
+        """Every row's name and stored value (None for NULL), in no particular order."""
         try:
             return self.table.all(self.cursor)
         except self.engine.driver_errors as error:
@@ -328,7 +359,7 @@ class ConnectionCursor:
     def _translated(self, error: Exception, native: str | None = None) -> Exception:
         if not isinstance(error, exc.StatementError):
             error = self._wrapped(error)
-        return self.engine.translated(error, native)
+        return self.engine.translated(error, native, self.connection.engine)
 
     def _wrapped(self, error: Any) -> exc.StatementError:
         """A driver error raised by our own cursor, as SQLAlchemy would have wrapped it."""

@@ -52,7 +52,9 @@ def _exists(connection: Connection) -> bool:
 def _outdated(connection: Connection) -> list[str]:
     if not _exists(connection):
         raise SequenceTableMissing(repr(connection.engine.url))
-    return per_engine(connection.engine).upgrade.outdated(connection)
+    # Each is also a Difference that says what upgrading makes of it.
+    differences: list[str] = [*per_engine(connection.engine).upgrade.outdated(connection)]
+    return differences
 
 
 def outdated(bind: Bind) -> list[str]:

@@ -19,19 +19,24 @@ from typing import Any
 from sqlalchemy import exc
 
 from .._dialects import Waits, timed_out, waits_for
-from .._error_bases import _Refused
 from ..errors import (
+    InvalidSequenceName,
+    InvalidSequenceValue,
     NoNativeSequences,
     NoSuchSequence,
     NotASequence,
+    NotInDoubt,
     SequenceChangeBlocked,
     SequenceConflict,
     SequenceConnectionLost,
     SequenceError,
+    SequenceInDoubt,
     SequenceOverflow,
     SequenceRestartRefused,
+    SequenceServerReadOnly,
     SequenceStatementTimeout,
     SequenceTableMissing,
+    SequenceValueUnset,
 )
 from .failures import DatabaseUnreachable, DriverMissing, NoDatabaseFile
 
@@ -211,6 +216,14 @@ def _connection_lost(error: Any, c: Context) -> str:
     )
 
 
+def _value_unset(error: Any, c: Context) -> str:
+    return (
+        f'the row of sequence {error.name!r} in the sequences table of {c.url} holds NULL (mortar_rdb 3.0 allowed '
+        f'it), so its next value is unknown; {c.changes}: restart it at the first value not yet used with '
+        f'"restart {argument(error.name)} VALUE --force"'
+    )
+
+
 def _statement_timeout(error: Any, c: Context) -> str:
     return (
         f'a statement on {c.url} ran for {c.waited} and was stopped; {c.changes}: '
@@ -246,11 +259,34 @@ def _refused(error: Any, c: Context) -> str:
     return f'{error.problem} It is a mortar_rdb 3.0 table: "upgrade-table" widens it.'
 
 
+def _read_only(error: Any, c: Context) -> str:
+    return (
+        f'the database server at {c.url} is read-only (a hot standby, or read-only transactions); {c.changes}: '
+        'run the command against the primary server (--url)'
+    )
+
+
+def _in_doubt(error: Any, c: Context) -> str:
+    ids = ', '.join(repr(found.id) for found in error.transactions)
+    return (
+        f'{c.locked} is held by a transaction left in doubt (prepared, never committed or rolled back: {ids}); '
+        f'{c.changes}, and running the command again will only wait again: "in-doubt" lists them, '
+        '"in-doubt commit ID" or "in-doubt rollback ID" ends one'
+    )
+
+
+def _not_in_doubt(error: Any, c: Context) -> str:
+    return (
+        f'there is no transaction in doubt with id {error.id!r} in {c.url}; nothing was changed: '
+        '"in-doubt" lists those there are (it may have been ended already, or belong to another database)'
+    )
+
+
 def _sequence_error(error: Any, c: Context) -> str:
     return one_line(error)
 
 
-_SAYINGS: list[tuple[type[BaseException], Callable[[Any, Context], str]]] = [
+_SAYINGS: list[tuple[type[BaseException] | tuple[type[BaseException], ...], Callable[[Any, Context], str]]] = [
     (NoDatabaseFile, _no_database_file),
     (DatabaseUnreachable, _unreachable),
     (DriverMissing, _driver_missing),
@@ -258,13 +294,17 @@ _SAYINGS: list[tuple[type[BaseException], Callable[[Any, Context], str]]] = [
     (NoSuchSequence, _no_such_sequence),
     (SequenceOverflow, _overflow),
     (SequenceRestartRefused, _restart_refused),
+    (SequenceServerReadOnly, _read_only),
+    (SequenceInDoubt, _in_doubt),
+    (NotInDoubt, _not_in_doubt),
     (SequenceConflict, _conflict),
     (SequenceConnectionLost, _connection_lost),
     (SequenceStatementTimeout, _statement_timeout),
+    (SequenceValueUnset, _value_unset),
     (NoNativeSequences, _no_native),
     (NotASequence, _not_a_sequence),
     (SequenceChangeBlocked, _change_blocked),
-    (_Refused, _refused),
+    ((InvalidSequenceName, InvalidSequenceValue), _refused),
     (SequenceError, _sequence_error),
 ]
 
