@@ -2,6 +2,7 @@
 import pytest
 import transaction
 from sqlalchemy import create_engine, inspect
+from sqlalchemy.orm import Session
 
 from mortar_rdb import get_session, register_session
 from mortar_rdb.sequence import get_sequence, register_sequence
@@ -130,3 +131,26 @@ def test_create_or_upgrade_table_upgrades_a_mortar3_table(db_url, engine):
 def test_create_or_upgrade_table_leaves_a_current_table_alone(engine):
     create_table(engine)
     assert create_or_upgrade_table(engine) == 'current'
+
+
+def test_the_command_lines_upgrade_line_says_what_the_table_holds_now(db_url, capsys):
+    from mortar_rdb.sequence.__main__ import main
+
+    make_mortar3_table(db_url)
+    assert main(['--url', db_url, 'upgrade-table']) == 0
+    line = capsys.readouterr().out
+    assert 'names now hold up to 255 characters (were 20)' in line
+    assert 'now 64-bit' in line and 'no longer accepts NULL' in line
+    assert 'not 255' not in line and 'current accepts NULL' not in line  # the old limits, as if they still applied
+    assert '()' not in line  # a Python repr such as INTEGER()
+
+
+def test_outdated_names_column_types_as_the_database_writes_them(db_url, engine):
+    make_mortar3_table(db_url)
+    assert not [difference for difference in outdated(engine) if '()' in difference]
+
+
+@pytest.mark.parametrize('function', [create_table, upgrade_table, create_or_upgrade_table, outdated])
+def test_a_session_without_a_bind_is_refused_saying_what_to_pass(function):
+    with pytest.raises(TypeError, match=r'got None: a session bound per table .* Pass the engine'):
+        function(Session().bind)

@@ -5,13 +5,23 @@ facts, how the driver's message is quoted)."""
 from __future__ import annotations
 
 from sqlalchemy import exc
+from zope.interface.interfaces import ComponentLookupError
 
 
-class SequenceError(Exception):
-    """Base class of every error raised by :mod:`mortar_rdb.sequence`."""
+class _Unwrapped(exc.DontWrapMixin):
+    """SQLAlchemy raises errors of this kind as they are, never wrapped in a ``StatementError``."""
 
 
-class _Refused(SequenceError):
+class SequenceError(_Unwrapped, Exception):
+    """Base class of every error raised by :mod:`mortar_rdb.sequence`.
+
+    Raised while SQLAlchemy executes a statement (a column numbered by
+    :func:`~mortar_rdb.sequence.sequence_value`), it reaches the caller as
+    itself, not wrapped in a ``StatementError``: a conflict stays retryable.
+    """
+
+
+class Refused(SequenceError):
     """A name or value refused: ``problem`` says why; ``widened`` is set when the
     table is a mortar_rdb 3.0 one that, upgraded, holds it (``'names of up to 255'``)."""
 
@@ -29,7 +39,7 @@ class _Refused(SequenceError):
         )
 
 
-class _AlsoTheDriversError(exc.DBAPIError):
+class AlsoTheDriversError(exc.DBAPIError):
     """For our errors that replace a driver error 3.0 let through: they are
     also the SQLAlchemy error it became, so code written for 3.0 that
     catches that still catches ours. The driver's error is :attr:`orig`.
@@ -52,12 +62,19 @@ class _AlsoTheDriversError(exc.DBAPIError):
         return (type(self), self.args)
 
 
-_RETRY = (
+RETRY = (
     'nothing was committed, so run the whole transaction again: '
     'transaction.manager.attempts() and transaction.manager.run() do that for you.'
 )
 
 
-def _first_line(error: BaseException | None) -> str:
+def first_line(error: BaseException | None) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+def not_registered(name: str) -> ComponentLookupError:
+    """The error for a sequence name nobody registered, saying how to register it."""
+    return ComponentLookupError(
+        f'No sequence is registered with the name {name!r}: '
+        f'call register_sequence({name!r}, session) during configuration.'
+    )

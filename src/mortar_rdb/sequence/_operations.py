@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from enum import Enum
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from . import native, schema
-from ._cursor import session_cursor
+from ._sessions import session_cursor
 from .errors import NoSuchSequence, SequenceMissing
 from .generic import SequenceImplementation, reported
 
@@ -24,6 +25,18 @@ T = TypeVar('T')
 
 #: The values ``impl`` may take.
 IMPLEMENTATIONS = ('generic', 'native')
+
+
+class Unset(Enum):
+    """What :func:`listing` gives for a row holding NULL (a mortar_rdb 3.0 table allowed it)."""
+
+    UNSET = 'unset'
+
+
+UNSET = Unset.UNSET
+
+#: A sequence's current value as :func:`listing` gives it.
+Listed = int | None | Unset
 
 
 class _Generic:
@@ -37,8 +50,9 @@ class _Generic:
         schema.create_table(engine)
 
     @staticmethod
-    def listing(session: Session) -> list[tuple[str, int | None]]:
-        return sorted((name, reported(value)) for name, value in session_cursor(session).rows())
+    def listing(session: Session) -> list[tuple[str, Listed]]:
+        rows = session_cursor(session).rows()
+        return sorted((name, UNSET if value is None else reported(value)) for name, value in rows)
 
 
 class _Native:
@@ -52,7 +66,7 @@ class _Native:
         pass
 
     @staticmethod
-    def listing(session: Session) -> list[tuple[str, int | None]]:
+    def listing(session: Session) -> list[tuple[str, Listed]]:
         existing = native.SequenceImplementation.for_existing
         return [(name, existing(name).current(session)) for name in native.names(session)]
 
@@ -159,8 +173,9 @@ def drop(engine: Engine, name: str, impl: str = 'generic') -> None:
             raise NoSuchSequence(name, repr(engine.url), kind.options)
 
 
-def listing(engine: Engine, impl: str = 'generic') -> list[tuple[str, int | None]]:
-    """Every sequence's name and current value (as :func:`current` gives it), by name."""
+def listing(engine: Engine, impl: str = 'generic') -> list[tuple[str, Listed]]:
+    """Every sequence's name and current value (as :func:`current` gives it, or
+    :data:`UNSET` for a row holding NULL), by name."""
     kind = _kind(impl)
     with _session(engine) as session:
         return kind.listing(session)

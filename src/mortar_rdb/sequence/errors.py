@@ -13,21 +13,31 @@ from sqlalchemy import exc
 from transaction.interfaces import TransientError
 from zope.interface.interfaces import ComponentLookupError
 
-from ._error_bases import _RETRY, SequenceError, _AlsoTheDriversError, _first_line, _Refused
+from ._error_bases import RETRY as _RETRY
+from ._error_bases import AlsoTheDriversError as _AlsoTheDriversError
+from ._error_bases import Refused as _Refused
+from ._error_bases import SequenceError
+from ._error_bases import first_line as _first_line
+from ._error_bases import not_registered as not_registered  # where the package's __init__ imports it
 
 # Documented, pickled and shown in tracebacks as one of these errors.
 SequenceError.__module__ = __name__
 
 __all__ = [
     'BlockReservationBlocked',
+    'ColumnNotNumbered',
+    'ColumnSequenceNotRegistered',
+    'ColumnTooNarrow',
     'InvalidSequenceName',
     'InvalidSequenceValue',
     'NativeOperationUnsupported',
     'NativeSequenceExhausted',
     'NativeSequenceMissing',
+    'NativeSequenceRepeatsAcrossNodes',
     'NoNativeSequences',
     'NoSuchSequence',
     'NotASequence',
+    'OfflineMigrationUnsupported',
     'NotInDoubt',
     'SequenceChangeBlocked',
     'SequenceConflict',
@@ -44,6 +54,7 @@ __all__ = [
     'SequenceStatementTimeout',
     'SequenceTableMissing',
     'SequenceTableNotUpgradable',
+    'SequenceValueUnset',
     'SharedConnectionPool',
 ]
 
@@ -53,14 +64,6 @@ __all__ = [
 #: tests checking its exact type keep passing. The name stays for code that
 #: catches it.
 SequenceNotRegistered = ComponentLookupError
-
-
-def not_registered(name: str) -> ComponentLookupError:
-    """The error for a sequence name nobody registered, saying how to register it."""
-    return ComponentLookupError(
-        f'No sequence is registered with the name {name!r}: '
-        f'call register_sequence({name!r}, session) during configuration.'
-    )
 
 
 class InvalidSequenceName(_Refused, ValueError, TypeError):
@@ -405,6 +408,45 @@ class SequenceStatementTimeout(_AlsoTheDriversError, SequenceError, exc.Operatio
         )
 
 
+class SequenceValueUnset(SequenceError, ValueError):
+    """The row of a sequence holds NULL, which mortar_rdb 3.0's column allowed:
+    what it handed out last, and so what comes next, is unknown."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+    def __str__(self) -> str:
+        return (
+            f'The row of sequence {self.name!r} in the sequences table holds NULL (mortar_rdb 3.0 allowed it), '
+            'so its next value is unknown and nothing was handed out: restart it at the first value not yet '
+            'used with restart(session, value, force=True) on the sequence, or "python -m mortar_rdb.sequence '
+            'restart NAME VALUE --force".'
+        )
+
+
+class OfflineMigrationUnsupported(SequenceError, NotImplementedError):
+    """A function that must look at the database was given Alembic's offline stand-in.
+
+    In offline mode (``alembic upgrade --sql``) there is no database to look
+    at, and whether the sequences table must be created, upgraded or left
+    alone depends on what is there.
+    """
+
+    def __init__(self, function: str) -> None:
+        super().__init__(function)
+        self.function = function
+
+    def __str__(self) -> str:
+        return (
+            f'{self.function}() must look at the database to see whether the sequences table exists '
+            "and what shape it has, so it cannot run in Alembic's offline mode (--sql), which has no "
+            'database connection. Run the migration online (without --sql); or, to write the SQL for a '
+            'database that has no sequences table yet, call '
+            'mortar_rdb.sequence.generic.sequences.create(op.get_bind()) in the migration instead.'
+        )
+
+
 class SequenceServerReadOnly(_AlsoTheDriversError, SequenceError, exc.InternalError, exc.OperationalError):
     """The database server accepts no writes: a hot standby, or read-only transactions.
 
@@ -487,4 +529,93 @@ class NotInDoubt(SequenceError, LookupError):
             f'There is no transaction in doubt (prepared, not yet committed or rolled back) with id {self.id!r} '
             f'in {self.where}, so nothing was changed: "in-doubt" lists those there are; it may have been '
             'ended already, or belong to another database.'
+        )
+
+
+class ColumnSequenceNotRegistered(ComponentLookupError, SequenceError):
+    """A column numbered by :func:`~mortar_rdb.sequence.sequence_value`
+    names a sequence nobody registered, found when a row was inserted.
+
+    It is zope's ``ComponentLookupError`` too, as ``get_sequence()`` raises.
+    """
+
+    def __init__(self, name: str, column: str) -> None:
+        super().__init__(name, column)
+        self.name = name
+        self.column = column
+
+    def __str__(self) -> str:
+        return (
+            f'Column {self.column} takes its numbers from the sequence {self.name!r}, which is not '
+            f'registered, so nothing was inserted: call register_sequence({self.name!r}, session) '
+            'during configuration, before inserting rows.'
+        )
+
+
+class ColumnNotNumbered(SequenceError, TypeError):
+    """A column numbered by a sequence is not of an integer type."""
+
+    def __init__(self, name: str, column: str, column_type: str) -> None:
+        super().__init__(name, column, column_type)
+        self.name = name
+        self.column = column
+        self.column_type = column_type
+
+    def __str__(self) -> str:
+        return (
+            f'Column {self.column} is {self.column_type}, which cannot hold the integers of the '
+            f'sequence {self.name!r}: declare it as BigInteger.'
+        )
+
+
+class ColumnTooNarrow(SequenceError, OverflowError):
+    """A sequence handed out a value larger than its column can hold.
+
+    Raised before the row is inserted. ``gives_back`` says whether rolling
+    back the transaction gives the value back (a generic sequence).
+    """
+
+    def __init__(self, name: str, column: str, column_type: str, value: int, ceiling: int, gives_back: bool) -> None:
+        super().__init__(name, column, column_type, value, ceiling, gives_back)
+        self.name = name
+        self.column = column
+        self.column_type = column_type
+        self.value = value
+        self.ceiling = ceiling
+        self.gives_back = gives_back
+
+    def __str__(self) -> str:
+        spent = (
+            'rolling the transaction back gives it back'
+            if self.gives_back
+            else 'the sequence does not take it back'
+        )
+        return (
+            f'The sequence {self.name!r} handed out {self.value} for column {self.column}, but that '
+            f'column is {self.column_type}, which holds at most {self.ceiling}; the row was not '
+            f'inserted and {spent}. Widen the column to BigInteger.'
+        )
+
+
+class NativeSequenceRepeatsAcrossNodes(SequenceError):
+    """An existing native sequence on a Galera node would hand out the same values on several nodes.
+
+    Every node of a Galera cluster takes values from its own copy of the
+    sequence; only ``INCREMENT BY 0`` makes each node take its own share
+    (by its ``auto_increment_increment`` and ``auto_increment_offset``).
+    """
+
+    def __init__(self, name: str, increment: int, where: str) -> None:
+        super().__init__(name, increment, where)
+        self.name = name
+        self.increment = increment
+        self.where = where
+
+    def __str__(self) -> str:
+        quoted = '`' + self.name.replace('`', '``') + '`'
+        return (
+            f'The native sequence {self.name!r} in {self.where} counts INCREMENT BY {self.increment}, '
+            'so the nodes of this Galera cluster would hand out the same values; it was not used. '
+            f'Make each node take its own share with "ALTER SEQUENCE {quoted} INCREMENT BY 0" '
+            '(values already handed out stay below the next ones), then register it again.'
         )

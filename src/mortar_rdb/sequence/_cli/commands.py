@@ -23,8 +23,16 @@ def _output(context: Context, text: str) -> None:
     terminal.write(text)
 
 
-def _shown(value: int | None) -> str:
+def _shown(value: operations.Listed) -> str:
+    if value is operations.UNSET:
+        return 'unset'
     return 'none' if value is None else str(value)
+
+
+def _listed(name: str, value: operations.Listed) -> dict[str, object]:
+    if value is operations.UNSET:
+        return {'name': name, 'current': None, 'unset': True}
+    return {'name': name, 'current': value}
 
 
 def _json(document: object) -> str:
@@ -61,7 +69,7 @@ def drop(engine: Engine, arguments: argparse.Namespace, context: Context) -> Non
 def listing(engine: Engine, arguments: argparse.Namespace, context: Context) -> None:
     rows = operations.listing(engine, arguments.impl)
     if arguments.json:
-        _output(context, _json([{'name': name, 'current': value} for name, value in rows]))
+        _output(context, _json([_listed(name, value) for name, value in rows]))
     else:
         _output(context, ''.join(f'{shown_name(name)}\t{_shown(value)}\n' for name, value in rows))
 
@@ -79,6 +87,7 @@ def create_table(engine: Engine, arguments: argparse.Namespace, context: Context
 def upgrade_table(engine: Engine, arguments: argparse.Namespace, context: Context) -> None:
     differences = operations.outdated(engine)
     if operations.upgrade_table(engine):
-        _output(context, f'upgraded the sequences table in {context.url}: {"; ".join(differences)}\n')
+        done = '; '.join(getattr(difference, 'upgraded', difference) for difference in differences)
+        _output(context, f'upgraded the sequences table in {context.url}: {done}\n')
     else:
         _output(context, f'the sequences table in {context.url} is already current; nothing to do\n')

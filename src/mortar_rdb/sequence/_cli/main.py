@@ -25,9 +25,10 @@ from collections.abc import Sequence
 
 from sqlalchemy import Engine, exc, make_url
 
-from .._cursor import per_engine
 from .._dialects import bounded_engine, timed_out, waits_for
 from .._dialects.drivers import install_advice, sync_twin
+from .._dialects.waits import database_file
+from .._per_engine import per_engine
 from ..errors import SequenceError
 from . import terminal
 from .arguments import parser
@@ -53,15 +54,10 @@ def _creates(arguments: argparse.Namespace) -> bool:
     return arguments.command == 'create-table' or (arguments.command == 'next' and arguments.create)
 
 
-def _refuse_a_missing_sqlite_file(arguments: argparse.Namespace, context: Context) -> None:
-    """Commands that create nothing must not leave an empty SQLite file behind either."""
-    url = make_url(arguments.url)
-    database = url.database
-    if url.get_backend_name() != 'sqlite' or not database or database == ':memory:':
-        return
-    if database.startswith('file:') or url.query.get('uri'):
-        return
-    if _creates(arguments) or os.path.exists(database):
+def _refuse_a_missing_database_file(arguments: argparse.Namespace, context: Context) -> None:
+    """Commands that create nothing must not leave an empty database file (SQLite) behind either."""
+    database = database_file(arguments.url)
+    if database is None or _creates(arguments) or os.path.exists(database):
         return
     raise NoDatabaseFile(os.path.abspath(database), context.url)
 
@@ -134,7 +130,7 @@ def _run(arguments: argparse.Namespace) -> int:
     engine: Engine | None = None
     try:
         context.url = make_url(arguments.url).render_as_string(hide_password=True)
-        _refuse_a_missing_sqlite_file(arguments, context)
+        _refuse_a_missing_database_file(arguments, context)
         engine = _engine(arguments, context)
         context.waits = waits = waits_for(engine.dialect.name)
         notice.waiting_for(waits.connecting.format(url=context.url))

@@ -19,8 +19,9 @@ from typing import Any
 from sqlalchemy import exc
 
 from .._dialects import Waits, timed_out, waits_for
-from .._error_bases import _Refused
 from ..errors import (
+    InvalidSequenceName,
+    InvalidSequenceValue,
     NoNativeSequences,
     NoSuchSequence,
     NotASequence,
@@ -35,6 +36,7 @@ from ..errors import (
     SequenceServerReadOnly,
     SequenceStatementTimeout,
     SequenceTableMissing,
+    SequenceValueUnset,
 )
 from .failures import DatabaseUnreachable, DriverMissing, NoDatabaseFile
 
@@ -221,6 +223,14 @@ def _connection_lost(error: Any, c: Context) -> str:
     )
 
 
+def _value_unset(error: Any, c: Context) -> str:
+    return (
+        f'the row of sequence {error.name!r} in the sequences table of {c.url} holds NULL (mortar_rdb 3.0 allowed '
+        f'it), so its next value is unknown; {c.changes}: restart it at the first value not yet used with '
+        f'"restart {argument(error.name)} VALUE --force"'
+    )
+
+
 def _statement_timeout(error: Any, c: Context) -> str:
     return (
         f'a statement on {c.url} ran for {c.waited} and was stopped; {c.changes}: '
@@ -283,7 +293,7 @@ def _sequence_error(error: Any, c: Context) -> str:
     return one_line(error)
 
 
-_SAYINGS: list[tuple[type[BaseException], Callable[[Any, Context], str]]] = [
+_SAYINGS: list[tuple[type[BaseException] | tuple[type[BaseException], ...], Callable[[Any, Context], str]]] = [
     (NoDatabaseFile, _no_database_file),
     (DatabaseUnreachable, _unreachable),
     (DriverMissing, _driver_missing),
@@ -297,10 +307,11 @@ _SAYINGS: list[tuple[type[BaseException], Callable[[Any, Context], str]]] = [
     (SequenceConflict, _conflict),
     (SequenceConnectionLost, _connection_lost),
     (SequenceStatementTimeout, _statement_timeout),
+    (SequenceValueUnset, _value_unset),
     (NoNativeSequences, _no_native),
     (NotASequence, _not_a_sequence),
     (SequenceChangeBlocked, _change_blocked),
-    (_Refused, _refused),
+    ((InvalidSequenceName, InvalidSequenceValue), _refused),
     (SequenceError, _sequence_error),
 ]
 

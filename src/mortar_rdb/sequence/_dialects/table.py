@@ -19,6 +19,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import BindParameter
 
 from .._table import INT64_MAX, sequences
+from ..errors import SequenceValueUnset
 
 __all__ = ['MySQL', 'PostgreSQL', 'SQLite', 'SequenceSQL', 'Statement']
 
@@ -126,17 +127,27 @@ class SequenceSQL:
         return self.current(cursor, name)
 
     def current(self, cursor: Any, name: str) -> int | None:
-        """The stored value of sequence ``name``, or None when it has no row."""
+        """The stored value of sequence ``name``, or None when it has no row.
+
+        A row holding NULL (a mortar_rdb 3.0 table's column allows it) raises
+        SequenceValueUnset: every operation reads the row this way before it
+        says why it could not go on, so each names the row.
+        """
         row = self._select.execute(cursor, name).fetchone()
-        return None if row is None else int(row[0])
+        if row is None:
+            return None
+        if row[0] is None:
+            raise SequenceValueUnset(name)
+        return int(row[0])
 
     def insert_missing(self, cursor: Any, name: str, current: int) -> None:
         """Create the row for ``name`` holding ``current``, unless it exists."""
         self._insert.execute(cursor, name, current)
 
-    def all(self, cursor: Any) -> list[tuple[str, int]]:
-        """Every sequence's name and stored value, in no particular order."""
-        return [(name, int(current)) for name, current in self._select_all.execute(cursor).fetchall()]
+    def all(self, cursor: Any) -> list[tuple[str, int | None]]:
+        """Every sequence's name and stored value (None for a row holding NULL), in no particular order."""
+        rows = self._select_all.execute(cursor).fetchall()
+        return [(name, None if current is None else int(current)) for name, current in rows]
 
     def delete(self, cursor: Any, name: str) -> bool:
         """Delete the row of sequence ``name``; True when there was one."""

@@ -12,7 +12,19 @@ from sqlalchemy.schema import CreateTable
 from .._table import NAME_LENGTH, sequences
 from ..errors import SequenceTableNotUpgradable
 
-__all__ = ['TableUpgrade', 'upgrade_for']
+__all__ = ['Difference', 'TableUpgrade', 'upgrade_for']
+
+
+class Difference(str):
+    """How the table differs from the current shape (the text, for before an
+    upgrade), and ``upgraded``: what upgrading made of it."""
+
+    upgraded: str
+
+    def __new__(cls, differs: str, upgraded: str = '') -> Difference:
+        difference = super().__new__(cls, differs)
+        difference.upgraded = upgraded or differs
+        return difference
 
 
 class TableUpgrade:
@@ -21,7 +33,7 @@ class TableUpgrade:
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
 
-    def outdated(self, connection: Connection) -> list[str]:
+    def outdated(self, connection: Connection) -> list[Difference]:
         """How the existing sequences table differs from the current shape."""
         columns = {column['name'].lower(): column for column in inspect(connection).get_columns(sequences.name)}
         differences = []
@@ -33,12 +45,25 @@ class TableUpgrade:
             )
         length = getattr(name['type'], 'length', None)
         if length is not None and length < NAME_LENGTH:
-            differences.append(f'names hold {length} characters, not {NAME_LENGTH}')
+            differences.append(
+                Difference(
+                    f'names hold {length} characters, not {NAME_LENGTH}',
+                    f'names now hold up to {NAME_LENGTH} characters (were {length})',
+                )
+            )
         if not isinstance(current['type'], BigInteger):
-            differences.append(f'current is {current["type"]!r}, not 64-bit')
+            was = self.type_name(current['type'])
+            differences.append(Difference(f'current is {was}, not 64-bit', f'current is now 64-bit (was {was})'))
         if current['nullable']:
-            differences.append('current accepts NULL')
+            differences.append(Difference('current accepts NULL', 'current no longer accepts NULL'))
         return differences
+
+    def type_name(self, column_type: object) -> str:
+        """A column type as this database writes it (``INTEGER``), not as Python shows it."""
+        try:
+            return str(column_type.compile(dialect=self.dialect))  # type: ignore[attr-defined]
+        except Exception:  # a type this dialect cannot compile: its class is name enough
+            return type(column_type).__name__
 
     def quote(self, identifier: str) -> str:
         return str(self.dialect.identifier_preparer.quote(identifier))
@@ -86,7 +111,7 @@ class MySQL(TableUpgrade):
     def _name_collation(self) -> str | None:
         return getattr(sequences.c.name.type.dialect_impl(self.dialect), 'collation', None)
 
-    def outdated(self, connection: Connection) -> list[str]:
+    def outdated(self, connection: Connection) -> list[Difference]:
         differences = super().outdated(connection)
         # Reflection leaves out a collation that is the table's default.
         collation = connection.exec_driver_sql(
@@ -96,7 +121,12 @@ class MySQL(TableUpgrade):
         ).scalar()
         wanted = self._name_collation()
         if wanted is not None and collation != wanted:
-            differences.append(f'names compare with {collation}, not {wanted}')
+            differences.append(
+                Difference(
+                    f'names compare with {collation}, not {wanted}',
+                    f'names now compare with {wanted} (were {collation})',
+                )
+            )
         return differences
 
     def upgrade(self, connection: Connection) -> None:

@@ -1,4 +1,5 @@
-"""What each database makes a client wait for, how to bound every wait, and how to name the wait.
+"""What each database makes a client wait for, how to bound every wait, and how to name the wait;
+and where a database that is a file lives.
 
 The command line makes its engines with :func:`bounded_engine`, so that a
 server that never answers or a row another transaction holds ends in an
@@ -28,7 +29,7 @@ from typing import Any
 
 from sqlalchemy import URL, Engine, create_engine, event, make_url
 
-__all__ = ['Waits', 'bounded_engine', 'waits_for']
+__all__ = ['Waits', 'bounded_engine', 'database_file', 'waits_for']
 
 #: How much longer a statement may run than a lock wait, and a silent server stay silent.
 STATEMENT_MARGIN = 1
@@ -115,3 +116,15 @@ def _bound_mysql_sessions(engine: Engine, whole: int) -> None:
                 cursor.execute(f'SET SESSION max_execution_time = {statement * 1000}')
         finally:
             cursor.close()
+
+
+def database_file(url: str | URL) -> str | None:
+    """The file that holds the database of ``url``, for a database that is a file
+    (SQLite, not in memory nor a URI filename); None for any other."""
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != 'sqlite' or not database or database == ':memory:':
+        return None
+    if database.startswith('file:') or parsed.query.get('uri'):
+        return None
+    return database
