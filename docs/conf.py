@@ -63,9 +63,15 @@ def resolve_short_name(app, env, node, contnode):
     return found
 
 
+def _private(base):
+    """A class private by its name, or by its module's (``mortar_rdb.sequence._error_bases``)."""
+    names = [getattr(base, '__name__', ''), *getattr(base, '__module__', '').split('.')]
+    return any(name.startswith('_') for name in names)
+
+
 def hide_private_bases(app, name, obj, options, bases):
     """Leave private base classes (helpers, undocumented) out of "Bases:"."""
-    bases[:] = [base for base in bases if not getattr(base, '__name__', '').startswith('_')]
+    bases[:] = [base for base in bases if not _private(base)]
 
 
 def setup(app):
