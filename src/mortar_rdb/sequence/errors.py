@@ -28,6 +28,7 @@ __all__ = [
     'ColumnNotNumbered',
     'ColumnSequenceNotRegistered',
     'ColumnTooNarrow',
+    'GaleraOffsetsRenumbered',
     'InvalidSequenceName',
     'InvalidSequenceValue',
     'NativeOperationUnsupported',
@@ -618,4 +619,30 @@ class NativeSequenceRepeatsAcrossNodes(SequenceError):
             'so the nodes of this Galera cluster would hand out the same values; it was not used. '
             f'Make each node take its own share with "ALTER SEQUENCE {quoted} INCREMENT BY 0" '
             '(values already handed out stay below the next ones), then register it again.'
+        )
+
+
+class GaleraOffsetsRenumbered(SequenceError):
+    """A Galera cluster renumbers its nodes' offsets as nodes leave and join.
+
+    A native sequence there is ``INCREMENT BY 0``: each node takes the
+    values of its own ``auto_increment_offset``. With
+    ``wsrep_auto_increment_control`` on (Galera's default), a node leaving or
+    joining changes the offsets, and around the change two nodes can take
+    the same value.
+    """
+
+    def __init__(self, name: str, where: str) -> None:
+        super().__init__(name, where)
+        self.name = name
+        self.where = where
+
+    def __str__(self) -> str:
+        return (
+            f'The native sequence {self.name!r} was not registered: {self.where} is a Galera node with '
+            'wsrep_auto_increment_control on, which renumbers the nodes\' offsets whenever one leaves or '
+            'joins, and around that change two nodes can hand out the same value. Give every node a fixed '
+            'share in its configuration (wsrep_auto_increment_control = OFF, auto_increment_increment = '
+            'the most nodes the cluster will have, auto_increment_offset = a number of its own from 1 to '
+            'that), or use impl=mortar_rdb.sequence.pooled.SequenceImplementation, which needs neither.'
         )
