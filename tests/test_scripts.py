@@ -113,8 +113,14 @@ def test_without_any_url_it_asks_for_one(capsys):
     assert 'no database URL: pass --url' in capsys.readouterr().err
 
 
+def exit_status(scripts, argv):
+    with pytest.raises(SystemExit) as exit:
+        scripts(argv)
+    return exit.value.code
+
+
 def test_a_url_it_cannot_read_is_reported_in_one_line_each(capsys):
-    assert Scripts('not a url', config, failsafe=False)(['create']) == 2
+    assert exit_status(Scripts('not a url', config, failsafe=False), ['create']) == 2
     output = capsys.readouterr()
     assert output.out == (
         "Cannot use the database at not a url: Could not parse SQLAlchemy URL from given URL string\n"
@@ -125,7 +131,7 @@ def test_a_url_it_cannot_read_is_reported_in_one_line_each(capsys):
 
 def test_a_database_it_cannot_reach_is_reported_without_a_traceback(tmp_path, capsys):
     url = f'sqlite:///{tmp_path}/missing/directory/test.db'
-    assert Scripts(url, config, failsafe=False)(['create']) == 2
+    assert exit_status(Scripts(url, config, failsafe=False), ['create']) == 2
     output = capsys.readouterr()
     assert output.out == (
         f'Cannot connect to the database at {url}: unable to open database file\n'
@@ -135,7 +141,7 @@ def test_a_database_it_cannot_reach_is_reported_without_a_traceback(tmp_path, ca
 
 
 def test_a_missing_driver_is_reported_without_a_traceback(capsys):
-    assert Scripts('nosuchdialect://host/db', config, failsafe=False)(['create']) == 2
+    assert exit_status(Scripts('nosuchdialect://host/db', config, failsafe=False), ['create']) == 2
     assert "Can't load plugin: sqlalchemy.dialects:nosuchdialect" in capsys.readouterr().out
 
 
@@ -293,3 +299,25 @@ def test_a_script_written_as_30s_docs_show_exits_1_when_create_fails(packages, d
     assert result.returncode == 1
     assert 'Traceback' in result.stderr and 'CHECK' in result.stderr.upper()
     assert 'Check the URL' not in result.stdout + result.stderr
+
+
+def test_a_script_written_as_30s_docs_show_exits_2_when_its_url_cannot_be_used(packages, tmp_path):  # noqa: F811
+    packages.write(
+        'lost.py',
+        """
+        from sqlalchemy import Column, Integer, MetaData, Table
+        from mortar_rdb.controlled import Config, Scripts, Source
+
+        things = Table('things', MetaData(), Column('id', Integer, primary_key=True))
+        scripts = Scripts('sqlite:////nonexistent/directory/lost.db', Config(Source(things)), True)
+
+        if __name__ == '__main__':
+            scripts()
+        """,
+    )
+    environment = {**os.environ, 'PYTHONPATH': os.pathsep.join([str(packages.root), str(ROOT / 'src')])}
+    result = subprocess.run(
+        [sys.executable, '-m', 'lost', 'create'], capture_output=True, text=True, env=environment, timeout=120
+    )
+    assert (result.returncode, result.stderr) == (2, '')
+    assert result.stdout.startswith('Cannot connect to the database at sqlite:////nonexistent/directory/lost.db')

@@ -96,11 +96,14 @@ class Scripts:
     def __call__(self, argv: Sequence[str] | None = None) -> int:
         """Run the command in ``argv`` (by default the process's arguments).
 
-        Returns 0 when done, 1 when it refused, and 2 when the URL cannot be
-        used (it cannot be read, its driver is missing or its database cannot
-        be reached), which is reported without a traceback. Anything that goes
-        wrong once connected, such as a table the database refuses to create,
-        is raised, as in 3.0, so the script exits 1 with its traceback.
+        Returns 0 when done and 1 when it refused. A URL that cannot be used
+        (it cannot be read, its driver is missing or its database cannot be
+        reached) is reported in two lines, without a traceback, and ends the
+        program with exit status 2, as a usage error does: a script that
+        ignores the return value, as 3.0's documentation shows, must not exit
+        0 having done nothing. Anything that goes wrong once connected, such
+        as a table the database refuses to create, is raised, as in 3.0, so
+        such a script exits 1 with its traceback.
         """
         parser = ArgumentParser()
         self.setup_parser(parser)
@@ -119,7 +122,7 @@ class Scripts:
             if problem is not None:
                 for line in problem.splitlines():
                     logger.error('%s', line)
-                return 2
+                raise SystemExit(2)
             return self.run(url, args)
         finally:
             logger.removeHandler(handler)
