@@ -52,7 +52,8 @@ def register_session(
         otherwise a new session on each call.
     :param twophase: for transactional sessions, use two-phase commit where
         the server supports it (MySQL/MariaDB XA, PostgreSQL with
-        ``max_prepared_transactions > 0``) and an ordinary commit elsewhere.
+        ``max_prepared_transactions > 0``) and an ordinary commit elsewhere,
+        a MariaDB Galera node included (Galera refuses XA).
         Sessions that are not transactional never use it.
     """
     if (url is None) == (engine is None):

@@ -15,7 +15,7 @@ from typing import Literal, TypeVar
 from sqlalchemy import Connection, Engine, inspect, select
 from sqlalchemy.engine.mock import MockConnection
 
-from ._cursor import per_engine
+from ._per_engine import per_engine
 from ._table import sequences
 from .errors import OfflineMigrationUnsupported, SequenceTableMissing, SequenceTableNotUpgradable
 

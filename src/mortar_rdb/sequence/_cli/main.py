@@ -1,6 +1,6 @@
 """The command line: ``python -m mortar_rdb.sequence`` or ``mortar-sequence``.
 
-What it promises (docs/operations.rst says the same to its users):
+What it promises (docs/commandline.rst says the same to its users):
 
 - ``next`` writes the values out before it commits, and rolls back if
   writing fails, so a generic sequence spends no number nobody saw; with
@@ -25,10 +25,10 @@ from collections.abc import Sequence
 
 from sqlalchemy import Engine, exc, make_url
 
-from .._cursor import per_engine
 from .._dialects import bounded_engine, timed_out, waits_for
 from .._dialects.drivers import install_advice, sync_twin
 from .._dialects.waits import database_file
+from .._per_engine import per_engine
 from ..errors import SequenceError
 from . import terminal
 from .arguments import parser
