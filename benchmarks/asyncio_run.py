@@ -38,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 
 from mortar_rdb.registry import isolated  # noqa: E402
 from mortar_rdb.sequence import generic, native, pooled  # noqa: E402
-from mortar_rdb.sequence._cursor import per_engine  # noqa: E402
+from mortar_rdb.sequence._per_engine import per_engine  # noqa: E402
 from mortar_rdb.sequence._table import INT64_MAX, sequences  # noqa: E402
 from mortar_rdb.sequence.asyncio import AsyncSequence, drop_sequence, register_sequence  # noqa: E402
 

@@ -31,12 +31,18 @@ intersphinx_mapping = {
 }
 # errors.py's docstrings name the attribute ``orig``, which autodoc does
 # not document.
-nitpick_ignore = [('py:attr', 'orig')]
+nitpick_ignore = [
+    ('py:attr', 'orig'),
+    # mortar_rdb.mypy's plugin() returns mypy's Plugin class; mypy publishes
+    # no inventory.
+    ('py:class', 'mypy.plugin.Plugin'),
+]
 
 #: What short names in type hints, and in docstrings SQLAlchemy and Alembic
 #: generate, stand for.
 SHORT_NAMES = {
     'AnySession': 'mortar_rdb.sessions.AnySession',
+    'Connection': 'sqlalchemy.engine.Connection',
     'Engine': 'sqlalchemy.engine.Engine',
     'Operations': 'alembic.operations.Operations',
     'Operations.ensure_sequences_table': 'mortar_rdb.sequence.alembic_ops.EnsureSequencesTable.ensure_sequences_table',
@@ -63,17 +69,45 @@ def resolve_short_name(app, env, node, contnode):
     return found
 
 
-def _private(base):
-    """A class private by its name, or by its module's (``mortar_rdb.sequence._error_bases``)."""
-    names = [getattr(base, '__name__', ''), *getattr(base, '__module__', '').split('.')]
-    return any(name.startswith('_') for name in names)
-
-
 def hide_private_bases(app, name, obj, options, bases):
-    """Leave private base classes (helpers, undocumented) out of "Bases:"."""
-    bases[:] = [base for base in bases if not _private(base)]
+    """Leave private base classes (helpers, undocumented) out of "Bases:":
+    those with a private name, and those of a private module that no public
+    module hands on (SequenceError lives in one, but errors exports it)."""
+    from mortar_rdb.sequence import errors
+
+    def private(base):
+        if getattr(base, '__name__', '').startswith('_'):
+            return True
+        in_private_module = any(part.startswith('_') for part in getattr(base, '__module__', '').split('.'))
+        return in_private_module and base.__name__ not in errors.__all__
+
+    bases[:] = [base for base in bases if not private(base)]
+
+
+def hide_exception_signature(app, what, name, obj, options, signature, return_annotation):
+    """Show exceptions without their constructor's parameters: mortar_rdb
+    raises them, applications only catch them and read their message."""
+    return ('', None) if what == 'exception' else None
+
+
+def hide_exception_parameters(app, domain, objtype, contentnode):
+    """Drop the parameters autodoc_typehints lists for an exception's constructor."""
+    if domain != 'py' or objtype != 'exception':
+        return
+    from docutils import nodes
+
+    for field_list in list(contentnode.findall(nodes.field_list)):
+        for field in list(field_list):
+            # Fields are still raw here: 'param name' and 'type name'.
+            if field[0].astext().split()[0] in ('param', 'type'):
+                field_list.remove(field)
+        if not len(field_list):
+            field_list.parent.remove(field_list)
 
 
 def setup(app):
     app.connect('missing-reference', resolve_short_name)
     app.connect('autodoc-process-bases', hide_private_bases)
+    app.connect('autodoc-process-signature', hide_exception_signature)
+    # After autodoc has added the parameters (priority 500).
+    app.connect('object-description-transform', hide_exception_parameters, priority=900)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, make_url
@@ -63,7 +64,40 @@ def empty_database(backend: str, directory: str) -> str:
 
 #: The async drivers the tests use on each database (SQLAlchemy's backend
 #: names), the first being the one used where only one is.
-ASYNC_DRIVERS = {'sqlite': ['aiosqlite'], 'postgresql': ['asyncpg', 'psycopg_async'], 'mysql': ['aiomysql']}
+ASYNC_DRIVERS = {
+    'sqlite': ['aiosqlite'],
+    'postgresql': ['asyncpg', 'psycopg_async'],
+    'mysql': ['aiomysql', 'asyncmy'],
+}
+
+#: How long a transaction waits for a lock, kept short so that tests of "held
+#: by another transaction" fail fast: connect_args for each driver, sync and
+#: async (SQLAlchemy's driver names).
+SHORT_LOCK_WAIT: dict[str, dict[str, Any]] = {
+    'pysqlite': {'timeout': 0.2},
+    'aiosqlite': {'timeout': 0.2},
+    'psycopg': {'options': '-c lock_timeout=200'},
+    'psycopg2': {'options': '-c lock_timeout=200'},
+    'psycopg_async': {'options': '-c lock_timeout=200'},
+    'asyncpg': {'server_settings': {'lock_timeout': '200'}},
+    'pymysql': {'init_command': 'SET SESSION innodb_lock_wait_timeout = 1'},
+    'aiomysql': {'init_command': 'SET SESSION innodb_lock_wait_timeout = 1'},
+    'asyncmy': {'init_command': 'SET SESSION innodb_lock_wait_timeout = 1'},
+}
+
+
+def short_lock_wait(url: str) -> dict[str, Any]:
+    """The connect_args that make a connection to ``url`` give up waiting for a lock quickly."""
+    return SHORT_LOCK_WAIT[make_url(url).get_dialect().driver]
+
+
+#: How to find the server process behind a connection, and to end one, on each server.
+CONNECTION_ID = {'postgresql': 'SELECT pg_backend_pid()', 'mysql': 'SELECT CONNECTION_ID()'}
+KILL = {'postgresql': 'SELECT pg_terminate_backend({id})', 'mysql': 'KILL CONNECTION {id}'}
+OTHER_CONNECTIONS = {
+    'postgresql': 'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+    'mysql': 'SELECT id FROM information_schema.processlist WHERE db = database() AND id <> connection_id()',
+}
 
 
 def async_url(url: str, driver: str | None = None) -> str:

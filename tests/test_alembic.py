@@ -1,4 +1,5 @@
 """The sequences table in an application's Alembic migrations."""
+import io
 import textwrap
 
 import pytest
@@ -12,6 +13,7 @@ from sqlalchemy import create_engine, inspect
 import mortar_rdb.sequence
 from mortar_rdb import get_session, register_session
 from mortar_rdb.sequence import get_sequence, register_sequence
+from mortar_rdb.sequence.errors import OfflineMigrationUnsupported
 from tests.helpers import make_mortar3_table
 
 ENV = '''
@@ -20,14 +22,20 @@ from sqlalchemy import create_engine
 
 import mortar_rdb.sequence
 
-engine = create_engine(context.config.get_main_option('sqlalchemy.url'))
-try:
-    with engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=[mortar_rdb.sequence.metadata])
-        with context.begin_transaction():
-            context.run_migrations()
-finally:
-    engine.dispose()
+url = context.config.get_main_option('sqlalchemy.url')
+if context.is_offline_mode():
+    context.configure(url=url, literal_binds=True, target_metadata=[mortar_rdb.sequence.metadata])
+    with context.begin_transaction():
+        context.run_migrations()
+else:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            context.configure(connection=connection, target_metadata=[mortar_rdb.sequence.metadata])
+            with context.begin_transaction():
+                context.run_migrations()
+    finally:
+        engine.dispose()
 '''
 
 WITH_HELPER = '''
@@ -63,13 +71,30 @@ def downgrade():
 '''
 
 
+CREATING_ONLY = '''
+from alembic import op
+from mortar_rdb.sequence.generic import sequences
+
+revision = 'a1'
+down_revision = None
+
+
+def upgrade():
+    sequences.create(op.get_bind())
+
+
+def downgrade():
+    op.drop_table('sequences')
+'''
+
+
 def alembic_config(tmp_path, url, revision):
     scripts = tmp_path / 'migrations'
     (scripts / 'versions').mkdir(parents=True)
     (scripts / 'env.py').write_text(ENV)
     (scripts / 'script.py.mako').write_text('')
     (scripts / 'versions' / 'a1_sequences.py').write_text(textwrap.dedent(revision))
-    config = Config()
+    config = Config(output_buffer=io.StringIO())
     config.set_main_option('script_location', str(scripts))
     config.set_main_option('sqlalchemy.url', url.replace('%', '%%'))
     return config
@@ -94,6 +119,18 @@ def test_a_migration_upgrades_a_mortar3_table_keeping_its_values(db_url, tmp_pat
     make_mortar3_table(db_url)
     command.upgrade(alembic_config(tmp_path, db_url, revision), 'head')
     assert next_value(db_url) == 42
+
+
+@pytest.mark.parametrize('revision', [WITH_HELPER, WITH_OPERATION], ids=['helper', 'operation'])
+def test_offline_mode_is_refused_saying_what_to_do(db_url, tmp_path, revision):
+    with pytest.raises(OfflineMigrationUnsupported, match=r"offline mode \(--sql\).*Run the migration online"):
+        command.upgrade(alembic_config(tmp_path, db_url, revision), 'head', sql=True)
+
+
+def test_the_offline_advice_writes_the_sql_that_creates_the_table(db_url, tmp_path):
+    config = alembic_config(tmp_path, db_url, CREATING_ONLY)
+    command.upgrade(config, 'head', sql=True)
+    assert 'CREATE TABLE sequences' in config.output_buffer.getvalue()
 
 
 def test_a_migration_can_be_downgraded(db_url, tmp_path):

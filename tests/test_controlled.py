@@ -65,16 +65,17 @@ def test_a_source_takes_a_declaratively_mapped_class():
         assert list(Source(Model).metadata.tables) == ['models']
 
 
-def test_a_source_refuses_what_is_not_a_table_naming_it():
-    with pytest.raises(TypeError, match=r"argument 2 of Source\(\) is 'things'\. Pass the Table"):
+def test_a_source_refuses_what_is_not_a_table_in_30s_words():
+    with pytest.raises(TypeError) as raised:
         Source(things, 'things')
+    assert raised.value.args == ("'things' must be a Table object or a declaratively mapped model class.",)
 
 
 def test_a_source_refuses_a_class_that_is_not_mapped():
     class Plain:
         pass
 
-    with pytest.raises(TypeError, match=r'argument 1 of Source\(\) is <class .*Plain'):
+    with pytest.raises(TypeError, match=r'^<class .*Plain.*> must be a Table object or a declaratively mapped'):
         Source(Plain)
 
 
@@ -92,14 +93,16 @@ def test_a_config_excludes_from_each_source_the_tables_of_the_others():
     assert Config(first, second).excludes == {first: {'others', 'parts'}, second: {'things'}}
 
 
-def test_a_table_in_two_sources_is_refused():
-    with pytest.raises(ValueError, match=r"more than one: 'things' \(sources 1, 2\)"):
+def test_a_table_in_two_sources_is_refused_in_30s_words():
+    with pytest.raises(ValueError) as raised:
         Config(Source(things), Source(things))
+    assert raised.value.args == ('Tables present in more than one Source: things',)
 
 
-def test_the_refusal_names_every_table_in_more_than_one_source():
-    with pytest.raises(ValueError, match=r"'others' \(sources 2, 3\), 'things' \(sources 1, 3\)"):
+def test_the_refusal_names_every_table_in_more_than_one_source_in_order():
+    with pytest.raises(ValueError) as raised:
         Config(Source(things), Source(others), Source(things, others))
+    assert str(raised.value) == 'Tables present in more than one Source: others, things'
 
 
 def test_a_config_refuses_what_is_not_a_source():

@@ -21,6 +21,7 @@ PAGES = [
     'docs/quickstart.rst',
     'docs/generic.rst',
     'docs/sessions.rst',
+    'docs/inserting.rst',
     'docs/pooled.rst',
     'docs/operations.rst',
     'docs/guarantees.rst',

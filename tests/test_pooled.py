@@ -6,7 +6,6 @@ drop) is committed at once on the reservation connection, so most tests need
 no transaction.
 """
 import gc
-import itertools
 import multiprocessing
 import sys
 import weakref
@@ -20,8 +19,8 @@ from zope.interface.verify import verifyObject
 
 from mortar_rdb import get_session, register_session
 from mortar_rdb.interfaces import ISequence
+from mortar_rdb.sequence import _blocks as blocks_module
 from mortar_rdb.sequence import get_sequence, register_sequence
-from mortar_rdb.sequence import pooled as pooled_module
 from mortar_rdb.sequence.__main__ import main
 from mortar_rdb.sequence.errors import (
     BlockReservationBlocked,
@@ -130,13 +129,13 @@ def frequent_thread_switches():
     sys.setswitchinterval(interval)
 
 
-# itertools.count is what next() counts with under the GIL; _LockedCount,
-# where Python runs without one.
-@pytest.mark.parametrize('counter', [itertools.count, pooled_module._LockedCount])
+# A bare range iterator is what a block takes values from under the GIL;
+# a locked one, where Python runs without one.
+@pytest.mark.parametrize('taker', [blocks_module._unlocked_taker, blocks_module._locked_taker])
 def test_threads_sharing_one_sequence_get_each_value_once_in_order(
-    session, counter, monkeypatch, frequent_thread_switches
+    session, taker, monkeypatch, frequent_thread_switches
 ):
-    monkeypatch.setattr(pooled_module, '_counter', counter)
+    monkeypatch.setattr(blocks_module, '_taker', taker)
     seq = pooled('seq', session, block_size=7)
     results = []
 
@@ -163,7 +162,7 @@ def _child_takes_a_value(queue):
 def test_a_forked_child_takes_a_new_block_not_its_parents(session):
     seq = pooled('seq', session, block_size=10)
     assert seq.next(session) == 1
-    parents_connection = seq._reserver._cursor
+    parents_connection = seq.reserver._cursor
     context = multiprocessing.get_context('fork')
     queue = context.Queue()
     child = context.Process(target=_child_takes_a_value, args=(queue,))
@@ -175,7 +174,7 @@ def test_a_forked_child_takes_a_new_block_not_its_parents(session):
     # The parent goes on with its own block, and its reservation connection
     # still works, not replaced: the child did not talk on it or close it.
     assert [seq.next(session) for _ in range(10)] == [2, 3, 4, 5, 6, 7, 8, 9, 10, 21]
-    assert seq._reserver._cursor is parents_connection
+    assert seq.reserver._cursor is parents_connection
 
 
 def test_block_size_must_be_a_positive_int(session):
@@ -264,7 +263,7 @@ def test_reservations_never_wait_for_the_engines_pool(db_url):
 def test_a_lost_reservation_connection_is_replaced_and_the_sequence_goes_on(session):
     seq = pooled('seq', session, block_size=1)
     assert seq.next(session) == 1
-    seq._reserver._cursor.connection.connection.dbapi_connection.close()
+    seq.reserver._cursor.connection.connection.dbapi_connection.close()
     assert [seq.next(session), seq.next(session)] == [2, 3]
 
 
@@ -277,7 +276,7 @@ def test_a_new_sequence_starts_at_the_start_given(session):
 def test_the_reservation_connection_goes_when_its_last_sequence_does(session):
     seq = SequenceImplementation('seq', session, block_size=1)
     seq.next(session)
-    connection = weakref.ref(seq._reserver._cursor.connection)
+    connection = weakref.ref(seq.reserver._cursor.connection)
     del seq
     gc.collect()
     assert connection() is None
@@ -370,9 +369,9 @@ def test_restart_after_a_refusal_still_works_on_the_same_connection(session):
     seq.next(session)
     with pytest.raises(SequenceRestartRefused):
         seq.restart(session, 2)
-    connection = seq._reserver._cursor
+    connection = seq.reserver._cursor
     seq.restart(session, 20)
-    assert seq._reserver._cursor is connection
+    assert seq.reserver._cursor is connection
     assert seq.next(session) == 20
 
 
@@ -448,3 +447,19 @@ def test_the_generic_commands_see_and_restart_a_pooled_sequence(session, db_url,
     assert seq.next(session) == 2
     seq.restart(session, 101)
     assert seq.next(session) == 101
+
+
+def test_a_pooled_and_a_generic_sequence_are_registered_in_one_transaction(db_url):
+    # On SQLite the generic row's insert holds the one write lock; the pooled
+    # row is then created in the same transaction rather than waiting for it.
+    engine = create_engine(db_url)
+    sequences.create(engine, checkfirst=True)
+    try:
+        with Session(engine) as session, session.begin():
+            register_sequence('invoices', session)
+            register_sequence('orders', session, impl=SequenceImplementation, block_size=10)
+        with Session(engine) as session, session.begin():
+            # The pooled value first: on SQLite a reservation cannot wait for this transaction's writes.
+            assert (get_sequence('orders').next(session), get_sequence('invoices').next(session)) == (1, 1)
+    finally:
+        engine.dispose()

@@ -70,7 +70,7 @@ def test_it_leaves_out_plain_tables_that_are_not_passed_in(packages):  # noqa: F
 
 def test_it_names_a_passed_in_table_that_is_not_one(packages):  # noqa: F811
     packages.write('shop/__init__.py')
-    with pytest.raises(TypeError, match=r"tables\[1\] of scan\(\) is 'audit'"):
+    with pytest.raises(TypeError, match=r"^'audit' must be a Table object or a declaratively mapped model class\.$"):
         scan('shop', tables=[extra, 'audit'])
 
 

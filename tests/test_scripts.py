@@ -7,7 +7,8 @@ from argparse import ArgumentParser
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, Table, create_engine, inspect, make_url
+from sqlalchemy import CheckConstraint, Column, Integer, MetaData, Table, create_engine, inspect, make_url
+from sqlalchemy.exc import DBAPIError
 
 from mortar_rdb.controlled import Config, Scripts, Source
 
@@ -93,7 +94,8 @@ def test_help_names_the_database_without_its_password_and_the_tables(capsys):
     assert exit.value.code == 0
     assert 'postgresql+psycopg://app:***@db.example/app' in output
     assert 'secret' not in output
-    assert 'The tables in the configuration:\nusers\norders\n' in output
+    assert 'The database to be acted on is at:\npostgresql+psycopg://app:***@db.example/app\n' in output
+    assert 'The following tables are in the current configuration:\nusers\norders\n' in output
     assert 'create' in output and 'drop' in output
 
 
@@ -111,8 +113,14 @@ def test_without_any_url_it_asks_for_one(capsys):
     assert 'no database URL: pass --url' in capsys.readouterr().err
 
 
+def exit_status(scripts, argv):
+    with pytest.raises(SystemExit) as exit:
+        scripts(argv)
+    return exit.value.code
+
+
 def test_a_url_it_cannot_read_is_reported_in_one_line_each(capsys):
-    assert Scripts('not a url', config, failsafe=False)(['create']) == 2
+    assert exit_status(Scripts('not a url', config, failsafe=False), ['create']) == 2
     output = capsys.readouterr()
     assert output.out == (
         "Cannot use the database at not a url: Could not parse SQLAlchemy URL from given URL string\n"
@@ -123,19 +131,64 @@ def test_a_url_it_cannot_read_is_reported_in_one_line_each(capsys):
 
 def test_a_database_it_cannot_reach_is_reported_without_a_traceback(tmp_path, capsys):
     url = f'sqlite:///{tmp_path}/missing/directory/test.db'
-    assert Scripts(url, config, failsafe=False)(['create']) == 2
+    assert exit_status(Scripts(url, config, failsafe=False), ['create']) == 2
     output = capsys.readouterr()
     assert output.out == (
-        f'For database at {url}:\n'
-        f'Cannot use the database at {url}: unable to open database file\n'
-        'Check the URL, or pass another with --url.\n'
+        f'Cannot connect to the database at {url}: unable to open database file\n'
+        'Check that it can be reached at that URL, or pass another with --url.\n'
     )
     assert 'Traceback' not in output.out + output.err
 
 
 def test_a_missing_driver_is_reported_without_a_traceback(capsys):
-    assert Scripts('nosuchdialect://host/db', config, failsafe=False)(['create']) == 2
+    assert exit_status(Scripts('nosuchdialect://host/db', config, failsafe=False), ['create']) == 2
     assert "Can't load plugin: sqlalchemy.dialects:nosuchdialect" in capsys.readouterr().out
+
+
+def test_help_keeps_the_description_of_a_parser_of_the_application(capsys):
+    parser = ArgumentParser(description='Manage the shop.')
+    Scripts(None, config, failsafe=False).setup_parser(parser)
+    assert parser.format_help().count('Manage the shop.\n\nThe following tables are in the current configuration:') == 1
+
+
+def test_run_prefers_the_url_option_to_the_url_it_is_given(db_url, capsys):
+    parser = ArgumentParser()
+    scripts = Scripts(None, config, failsafe=False)
+    scripts.setup_parser(parser)
+    options = parser.parse_args(['--url', db_url, 'create'])
+    assert scripts.run(db_url='sqlite:////nonexistent/never.db', options=options) == 0
+    assert table_names(db_url) == {'users', 'orders'}
+
+
+def test_options_from_its_parser_carry_the_scripts_url_to_run(db_url, capsys):
+    parser = ArgumentParser()
+    scripts = Scripts(db_url, config, failsafe=False)
+    scripts.setup_parser(parser)
+    assert scripts.run('not the url used', parser.parse_args(['create'])) == 0
+    assert table_names(db_url) == {'users', 'orders'}
+
+
+def test_create_and_drop_act_on_the_engine_of_the_last_run_when_given_none(db_url, capsys):
+    parser = ArgumentParser()
+    scripts = Scripts(db_url, config, failsafe=True)
+    scripts.setup_parser(parser)
+    scripts.run(db_url, parser.parse_args(['drop']))
+    assert scripts.create() is True
+    assert table_names(db_url) == {'users', 'orders'}
+    assert scripts.drop() is True
+    assert table_names(db_url) == set()
+
+
+def test_create_without_an_engine_before_any_run_says_what_to_pass():
+    with pytest.raises(TypeError, match=r'No engine to act on: pass one, or call run\(\) first'):
+        Scripts(None, config, failsafe=False).create()
+
+
+def test_a_failed_create_is_raised_not_blamed_on_the_url(db_url, capsys):
+    broken = Table('broken', MetaData(), Column('x', Integer), CheckConstraint('x >'))
+    with pytest.raises(DBAPIError):
+        Scripts(db_url, Config(Source(broken)), failsafe=False)(['create'])
+    assert 'URL' not in capsys.readouterr().out
 
 
 def test_run_logs_what_it_does_without_printing(db_url, caplog, capsys):
@@ -213,3 +266,58 @@ def test_it_runs_as_a_script_of_the_application(packages, db_url):  # noqa: F811
     )
     assert (dropped.returncode, dropped.stdout.splitlines()[1:], dropped.stderr) == (0, ['Dropping all tables.'], '')
     assert table_names(db_url) == set()
+
+
+def test_a_script_written_as_30s_docs_show_exits_1_when_create_fails(packages, db_url):  # noqa: F811
+    packages.write(
+        'broken/__init__.py',
+        """
+        from sqlalchemy import CheckConstraint, Column, Integer, MetaData, Table
+        from mortar_rdb.controlled import Config, Scripts, Source
+
+        broken = Table('broken', MetaData(), Column('x', Integer), CheckConstraint('x >'))
+        scripts = Scripts('sqlite://', Config(Source(broken)), True)
+        """,
+    )
+    packages.write(
+        'broken/db.py',
+        """
+        from broken import scripts
+
+        if __name__ == '__main__':
+            scripts()
+        """,
+    )
+    environment = {**os.environ, 'PYTHONPATH': os.pathsep.join([str(packages.root), str(ROOT / 'src')])}
+    result = subprocess.run(
+        [sys.executable, '-m', 'broken.db', '--url', db_url, 'create'],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert 'Traceback' in result.stderr and 'CHECK' in result.stderr.upper()
+    assert 'Check the URL' not in result.stdout + result.stderr
+
+
+def test_a_script_written_as_30s_docs_show_exits_2_when_its_url_cannot_be_used(packages, tmp_path):  # noqa: F811
+    packages.write(
+        'lost.py',
+        """
+        from sqlalchemy import Column, Integer, MetaData, Table
+        from mortar_rdb.controlled import Config, Scripts, Source
+
+        things = Table('things', MetaData(), Column('id', Integer, primary_key=True))
+        scripts = Scripts('sqlite:////nonexistent/directory/lost.db', Config(Source(things)), True)
+
+        if __name__ == '__main__':
+            scripts()
+        """,
+    )
+    environment = {**os.environ, 'PYTHONPATH': os.pathsep.join([str(packages.root), str(ROOT / 'src')])}
+    result = subprocess.run(
+        [sys.executable, '-m', 'lost', 'create'], capture_output=True, text=True, env=environment, timeout=120
+    )
+    assert (result.returncode, result.stderr) == (2, '')
+    assert result.stdout.startswith('Cannot connect to the database at sqlite:////nonexistent/directory/lost.db')

@@ -1,5 +1,6 @@
 """register_session and get_session."""
 import threading
+from inspect import signature
 
 import pytest
 import transaction
@@ -84,15 +85,22 @@ def test_transactional_without_scoped_is_refused():
         register_session('sqlite://', scoped=False)
 
 
-def test_an_extension_is_refused_with_what_to_do_instead():
-    with pytest.raises(TypeError, match='SQLAlchemy 2 removed.*sqlalchemy.event.listen'):
-        register_session('sqlite://', extension=object())
+def test_the_arguments_are_30s_in_30s_order():
+    assert list(signature(register_session).parameters) == [
+        'url', 'name', 'engine', 'echo', 'transactional', 'scoped', 'twophase'
+    ]
 
 
-def test_arguments_keep_their_30_positions():
-    # url, name, engine, echo, transactional, scoped, extension, twophase
-    register_session('sqlite://', 'positional', None, None, False, True, None, True)
-    assert get_session('positional').twophase is False
+def test_the_seventh_positional_argument_is_twophase():
+    register_session('sqlite://', 'one-phase', None, None, True, True, False)
+    register_session('sqlite://', 'two-phase', None, None, True, True, True)
+    factories = [getSiteManager().getUtility(ISession, name) for name in ('one-phase', 'two-phase')]
+    assert [factory.session_factory.kw['twophase'] for factory in factories] == [False, True]
+
+
+def test_echo_false_beside_an_engine_is_accepted_as_in_30():
+    register_session(engine=create_engine('sqlite://'), echo=False)
+    assert not get_session().bind.echo
 
 
 def test_echo_logs_sql(caplog):

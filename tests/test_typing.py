@@ -59,8 +59,56 @@ USER_MODULE = textwrap.dedent(
 
         with Session(create_engine(url)) as session, session.begin():
             return get_sequence('invoices').next(session)
+
+
+    def create_the_table_as_the_readme_does() -> bool:
+        from mortar_rdb.sequence.schema import create_table
+
+        return create_table(get_session().bind)
+
+    def numbered_tables() -> None:
+        from sqlalchemy import BigInteger, Column, MetaData, Table
+        from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+        from mortar_rdb.sequence import sequence_value
+
+        class Base(DeclarativeBase):
+            pass
+
+        class Invoice(Base):
+            __tablename__ = 'invoices'
+            id: Mapped[int] = mapped_column(primary_key=True)
+            number: Mapped[int] = mapped_column(BigInteger, default=sequence_value('invoices'))
+
+        Table('orders', MetaData(), Column('number', BigInteger, default=sequence_value('orders')))
     '''
 )
+
+#: A mortar_rdb 3.0 application's models, as 3.0's documentation wrote them.
+MODELS_30 = textwrap.dedent(
+    '''
+    from sqlalchemy import Column, Integer, String
+
+    from mortar_rdb import declarative_base
+    from mortar_rdb.controlled import Config, scan
+
+    Base = declarative_base()
+
+
+    class Thing(Base):
+        __tablename__ = 'things'
+        id = Column(Integer, primary_key=True)
+        name = Column(String(50))
+
+
+    thing = Thing(name='widget')
+    print(thing.name, Thing.__table__.name, Base.metadata.tables)
+    config = Config(scan('user_module'))
+    '''
+)
+
+#: The mypy configuration that makes declarative_base()'s result a class to mypy.
+MYPY_PLUGIN = '[mypy]\nplugins = mortar_rdb.mypy\n'
 
 #: A mistake each checker must report, so that a clean run above means typed, not unchecked.
 MISTAKE = textwrap.dedent(
@@ -89,6 +137,23 @@ PYRIGHT = ['pyright', '--pythonpath', sys.executable]
 def test_the_documented_calls_type_check(tool, tmp_path):
     result = check(tool, USER_MODULE, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_30s_models_type_check_under_mypy_with_our_plugin(tmp_path):
+    (tmp_path / 'mypy.ini').write_text(MYPY_PLUGIN)
+    result = check(MYPY, MODELS_30, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_30s_models_type_check_under_pyright(tmp_path):
+    result = check(PYRIGHT, MODELS_30, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_our_mypy_plugin_leaves_mistakes_around_the_models_reported(tmp_path):
+    (tmp_path / 'mypy.ini').write_text(MYPY_PLUGIN)
+    result = check(MYPY, MODELS_30 + "\nname: str = Thing\n", tmp_path)
+    assert result.returncode == 1 and 'type[Thing]' in result.stdout, result.stdout + result.stderr
 
 
 @pytest.mark.parametrize('tool', [MYPY, PYRIGHT], ids=['mypy', 'pyright'])

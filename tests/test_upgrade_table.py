@@ -2,6 +2,7 @@
 import pytest
 import transaction
 from sqlalchemy import create_engine, inspect
+from sqlalchemy.orm import Session
 
 from mortar_rdb import get_session, register_session
 from mortar_rdb.sequence import get_sequence, register_sequence
@@ -147,3 +148,9 @@ def test_the_command_lines_upgrade_line_says_what_the_table_holds_now(db_url, ca
 def test_outdated_names_column_types_as_the_database_writes_them(db_url, engine):
     make_mortar3_table(db_url)
     assert not [difference for difference in outdated(engine) if '()' in difference]
+
+
+@pytest.mark.parametrize('function', [create_table, upgrade_table, create_or_upgrade_table, outdated])
+def test_a_session_without_a_bind_is_refused_saying_what_to_pass(function):
+    with pytest.raises(TypeError, match=r'got None: a session bound per table .* Pass the engine'):
+        function(Session().bind)

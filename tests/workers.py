@@ -27,6 +27,11 @@ IMPLEMENTATION is an ``id`` from tests/implementations.py. The commands:
     value and writing it to ``taken``, a ROLLBACK_SHARE of them rolled back on
     purpose: print "took VALUE" after a commit, "gave VALUE" after a rollback.
 
+``irace NAME COUNT ROLLBACK_SHARE SEED``
+    like race, but each transaction inserts its row into ``taken`` with no
+    value: the column's ``sequence_value(NAME)`` default numbers it at the
+    INSERT.
+
 ``arace NAME COUNT ROLLBACK_SHARE SEED TASKS``
     like race, through the async face (mortar_rdb.sequence.asyncio) and the
     database's async driver: TASKS concurrent tasks in one event loop, each
@@ -54,6 +59,7 @@ from sqlalchemy.orm import Session
 from zope.sqlalchemy import mark_changed
 
 from mortar_rdb import get_session, register_session
+from mortar_rdb.sequence import sequence_value
 from tests.implementations import BY_ID
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,6 +72,17 @@ taken = Table(
     Column('name', String(255), primary_key=True),
     Column('value', BigInteger, primary_key=True, autoincrement=False),
 )
+
+
+
+def numbered_taken(name: str) -> Table:
+    """The ``taken`` table, its ``value`` numbered by sequence ``name`` as rows are inserted."""
+    return Table(
+        'taken',
+        MetaData(),
+        Column('name', String(255), primary_key=True),
+        Column('value', BigInteger, primary_key=True, autoincrement=False, default=sequence_value(name)),
+    )
 
 
 # The parent's side ------------------------------------------------------------
@@ -169,12 +186,16 @@ def race(
     count: int,
     rollback_share: float = 0.2,
     tasks: int | None = None,
+    on_insert: bool = False,
 ) -> list[Worker]:
     """One racing worker per implementation id, started together; returns them once all have finished.
 
-    With ``tasks``, each worker is an async one (``arace``) running that many tasks.
+    With ``tasks``, each worker is an async one (``arace``) running that many
+    tasks; with ``on_insert``, each numbers its rows at the INSERT (``irace``).
     """
     command, extra = ('race', ()) if tasks is None else ('arace', (tasks,))
+    if on_insert:
+        command = 'irace'
     workers = [
         start(url, implementation_id, command, name, count, rollback_share, seed, *extra)
         for seed, implementation_id in enumerate(implementation_ids)
@@ -205,10 +226,12 @@ class RollBack(Exception):
 class Taker:
     """One process's sequence, created on first use in its first transaction."""
 
-    def __init__(self, implementation_id: str, name: str) -> None:
+    def __init__(self, implementation_id: str, name: str, on_insert: bool = False) -> None:
         self.implementation = BY_ID[implementation_id]
         self.name = name
         self.sequence: Any = None
+        #: the table whose INSERT numbers the row, when the value is taken that way
+        self.numbered = numbered_taken(name) if on_insert else None
 
     def take(self, attempts: int, roll_back: bool = False) -> int:
         """Commit one transaction that takes a value and stores it in ``taken``.
@@ -219,10 +242,14 @@ class Taker:
         for attempt in transaction.manager.attempts(attempts):
             with attempt:
                 session = get_session()
-                if self.sequence is None:
-                    self.sequence = self.implementation.create(self.name, session)
-                value = self.sequence.next(session)
-                session.execute(insert(taken).values(name=self.name, value=value))
+                if self.numbered is not None:
+                    result = session.execute(insert(self.numbered).values(name=self.name))
+                    value = result.last_inserted_params()['value']  # type: ignore[attr-defined]
+                else:
+                    if self.sequence is None:
+                        self.sequence = self.implementation.create(self.name, session)
+                    value = self.sequence.next(session)
+                    session.execute(insert(taken).values(name=self.name, value=value))
                 mark_changed(session)
                 if roll_back:
                     raise RollBack(value)
@@ -278,13 +305,15 @@ def prepare(url: str, implementation_id: str, name: str) -> None:
         time.sleep(3600)
 
 
-def racer(url: str, implementation_id: str, name: str, count: str, rollback_share: str, seed: str) -> None:
+def racer(
+    url: str, implementation_id: str, name: str, count: str, rollback_share: str, seed: str, on_insert: bool = False
+) -> None:
     register_session(url)
     print('ready', flush=True)
     sys.stdin.readline()
     with transaction.manager:
         BY_ID[implementation_id].register(name, get_session())
-    taker = Taker(implementation_id, name)
+    taker = Taker(implementation_id, name, on_insert)
     chance = random.Random(int(seed))
     for _ in range(int(count)):
         try:
@@ -345,7 +374,19 @@ async def _async_race(
     await engine.dispose()
 
 
-COMMANDS = {'hold': hold, 'loop': loop, 'patient': patient, 'prepare': prepare, 'race': racer, 'arace': async_racer}
+def insert_racer(url: str, implementation_id: str, name: str, count: str, rollback_share: str, seed: str) -> None:
+    racer(url, implementation_id, name, count, rollback_share, seed, on_insert=True)
+
+
+COMMANDS = {
+    'hold': hold,
+    'loop': loop,
+    'patient': patient,
+    'prepare': prepare,
+    'race': racer,
+    'irace': insert_racer,
+    'arace': async_racer,
+}
 
 if __name__ == '__main__':
     url, implementation_id, command, *rest = sys.argv[1:]

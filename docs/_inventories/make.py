@@ -59,6 +59,7 @@ INVENTORIES: dict[str, tuple[str, str, dict[tuple[str, str], str]]] = {
             ('sqlalchemy.ext.asyncio.scoping.async_scoped_session', 'py:class'): (
                 'orm/extensions/asyncio.html#sqlalchemy.ext.asyncio.async_scoped_session'
             ),
+            ('sqlalchemy.exc.InternalError', 'py:exception'): 'core/exceptions.html#$',
             ('sqlalchemy.exc.OperationalError', 'py:exception'): 'core/exceptions.html#$',
             ('sqlalchemy.exc.ProgrammingError', 'py:exception'): 'core/exceptions.html#$',
             ('sqlalchemy.orm.DeclarativeBase', 'py:class'): 'orm/mapping_api.html#$',

@@ -33,7 +33,6 @@ def register_session(
     echo: bool | None = None,
     transactional: bool = True,
     scoped: bool = True,
-    extension: None = None,
     twophase: bool = True,
 ) -> None:
     """Register a session for the database at ``url`` (or on ``engine``).
@@ -44,18 +43,17 @@ def register_session(
 
     :param name: sessions are looked up by this name with :func:`get_session`.
     :param echo: log SQL; only with ``url``, configure your own ``engine``.
+        (``echo=False`` beside an ``engine`` is accepted, as in 3.0.)
     :param transactional: join every session to the :mod:`transaction`
         package (via zope.sqlalchemy) as already changed, so whatever it
         executes, ORM, Core or text, commits or aborts with the transaction.
         Needs ``scoped``.
     :param scoped: :func:`get_session` returns the calling thread's session;
         otherwise a new session on each call.
-    :param extension: kept in 3.0's place for callers passing arguments by
-        position; SQLAlchemy 2 removed session extensions, so only ``None``
-        is accepted.
     :param twophase: for transactional sessions, use two-phase commit where
         the server supports it (MySQL/MariaDB XA, PostgreSQL with
-        ``max_prepared_transactions > 0``) and an ordinary commit elsewhere.
+        ``max_prepared_transactions > 0``) and an ordinary commit elsewhere,
+        a MariaDB Galera node included (Galera refuses XA).
         Sessions that are not transactional never use it.
     """
     if (url is None) == (engine is None):
@@ -65,14 +63,9 @@ def register_session(
             'A transactional session must be scoped: pass scoped=True, or '
             'transactional=False to manage commits yourself.'
         )
-    if extension is not None:
-        raise TypeError(
-            'extension= took a SessionExtension, which SQLAlchemy 2 removed: listen for session events with '
-            "sqlalchemy.event.listen(getSiteManager().getUtility(ISession, name), 'after_begin', ...) instead."
-        )
     if engine is None:
         engine = create_engine(url, echo=bool(echo))  # type: ignore[arg-type]
-    elif echo is not None:
+    elif echo:
         raise TypeError('echo only applies to an engine made from a url: set echo on your own engine instead.')
 
     logger.info(

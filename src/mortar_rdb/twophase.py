@@ -2,7 +2,7 @@
 
 ``register_session(twophase=True)`` asks for two-phase commit, but a stock
 PostgreSQL has ``max_prepared_transactions = 0`` and refuses ``PREPARE
-TRANSACTION``. Sessions therefore ask here, once per engine, and fall back to
+TRANSACTION``, and a MariaDB Galera node refuses XA. Sessions therefore ask here, once per engine, and fall back to
 an ordinary commit where the server cannot prepare.
 """
 from __future__ import annotations
@@ -14,6 +14,9 @@ from sqlalchemy import Connection, Engine, exc, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
+from ._binds import engine_of
+from ._galera import is_galera
+
 _answers: WeakKeyDictionary[Engine, bool] = WeakKeyDictionary()
 
 
@@ -24,7 +27,10 @@ def _postgresql_can_prepare(engine: Engine) -> bool:
 
 
 def _mysql_can_prepare(engine: Engine) -> bool:
-    # XA is part of InnoDB on every MySQL and MariaDB we support.
+    # XA is part of InnoDB on every MySQL and MariaDB we support, but a
+    # Galera node refuses it (error 1235) for every transaction.
+    if is_galera(engine):
+        return False
     _roll_back_even_when_rollback_only(engine.dialect)
     return True
 
@@ -99,7 +105,7 @@ class TwoPhaseWhereSupportedSession(Session):
     ) -> None:
         super().__init__(bind, binds=binds, **options)
         targets = [bind, *(binds or {}).values()]
-        self._engines = tuple(dict.fromkeys(_engine_of(target) for target in targets if target is not None))
+        self._engines = tuple(dict.fromkeys(engine_of(target) for target in targets if target is not None))
 
     @property
     def twophase(self) -> bool:
@@ -111,6 +117,3 @@ class TwoPhaseWhereSupportedSession(Session):
     def twophase(self, requested: bool) -> None:
         self._twophase_requested = requested
 
-
-def _engine_of(bind: Engine | Connection) -> Engine:
-    return bind if isinstance(bind, Engine) else bind.engine

@@ -8,36 +8,32 @@ that applies to no configured database is deselected.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import os
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, make_url, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import Session
 
-from tests.databases import BACKENDS, ISOLATION_LEVELS, configured, empty_database
+from mortar_rdb.sequence.asyncio import AsyncSequence, register_sequence
+from tests.databases import (
+    ASYNC_DRIVERS,
+    BACKENDS,
+    CONNECTION_ID,
+    ISOLATION_LEVELS,
+    KILL,
+    OTHER_CONNECTIONS,
+    async_url,
+    configured,
+    empty_database,
+    short_lock_wait,
+)
 from tests.implementations import IMPLEMENTATIONS, Implementation
 from tests.workers import Worker, start, taken, taken_metadata
-
-# How long a transaction waits for a lock before giving up, kept short so that
-# tests of "held by another transaction" fail fast. The only per-database
-# settings in the tests.
-_SHORT_LOCK_WAIT: dict[str, dict[str, Any]] = {
-    'sqlite': {'timeout': 0.2},
-    'postgresql': {'options': '-c lock_timeout=200'},
-    'mysql': {'init_command': 'SET SESSION innodb_lock_wait_timeout = 1'},
-}
-
-
-# How to find and end the server process behind a connection.
-_CONNECTION_ID = {'postgresql': 'SELECT pg_backend_pid()', 'mysql': 'SELECT CONNECTION_ID()'}
-_KILL = {'postgresql': 'SELECT pg_terminate_backend({id})', 'mysql': 'KILL CONNECTION {id}'}
-_OTHER_CONNECTIONS = {
-    'postgresql': 'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
-    'mysql': 'SELECT id FROM information_schema.processlist WHERE db = database() AND id <> connection_id()',
-}
 
 
 class Setup:
@@ -52,7 +48,7 @@ class Setup:
     def engine(self, short_lock_wait: bool = False, **options: Any) -> Engine:
         """A new engine on the database, disposed after the test."""
         if short_lock_wait:
-            options['connect_args'] = {**options.get('connect_args', {}), **_SHORT_LOCK_WAIT[self.backend]}
+            options['connect_args'] = {**options.get('connect_args', {}), **short_lock_wait(self.url)}
         engine = create_engine(self.url, **options)
         self._engines.append(engine)
         return engine
@@ -68,18 +64,18 @@ class Setup:
 
     def connection_id(self, session: Session) -> int:
         """The server's id for the connection of ``session``'s transaction."""
-        return int(session.execute(text(_CONNECTION_ID[self.backend])).scalar_one())
+        return int(session.execute(text(CONNECTION_ID[self.backend])).scalar_one())
 
     def kill_connection(self, connection_id: int) -> None:
         """End a connection from the server's side, as a restart would."""
         with self.engine().connect() as connection:
-            connection.execute(text(_KILL[self.backend].format(id=int(connection_id))))
+            connection.execute(text(KILL[self.backend].format(id=int(connection_id))))
 
     def kill_all_connections(self) -> None:
         """End every other connection to the test database, as a restart would."""
         with self.engine().connect() as connection:
-            for (connection_id,) in connection.execute(text(_OTHER_CONNECTIONS[self.backend])).all():
-                connection.execute(text(_KILL[self.backend].format(id=int(connection_id))))
+            for (connection_id,) in connection.execute(text(OTHER_CONNECTIONS[self.backend])).all():
+                connection.execute(text(KILL[self.backend].format(id=int(connection_id))))
 
     def dispose(self) -> None:
         # A session a test dropped without closing may sit in a reference
@@ -90,12 +86,58 @@ class Setup:
             engine.dispose()
 
 
+class AsyncSetup:
+    """One implementation on one empty database, reached through one async driver."""
+
+    def __init__(self, url: str, driver: str, implementation: Implementation) -> None:
+        self.sync_url = url
+        self.url = async_url(url, driver)
+        self.driver = driver
+        self.backend = make_url(url).get_backend_name()
+        self.implementation = implementation
+
+    def prepare(self, table: bool = True) -> None:
+        engine = create_engine(self.sync_url)
+        try:
+            if table:
+                self.implementation.prepare(engine)
+            taken_metadata.create_all(engine)
+        finally:
+            engine.dispose()
+
+    def engine(self, short_lock_wait: bool = False) -> AsyncEngine:
+        return create_async_engine(self.url, connect_args=_short_lock_wait(self.url) if short_lock_wait else {})
+
+    async def register(self, name: str, session: AsyncSession, **options: Any) -> AsyncSequence:
+        implementation = self.implementation
+        return await register_sequence(name, session, impl=implementation.impl, **{**implementation.options, **options})
+
+    def run(self, scenario: Callable[[AsyncEngine], Awaitable[Any]], table: bool = True) -> Any:
+        """Run ``scenario(engine)`` in a new event loop on the prepared database."""
+        self.prepare(table)
+
+        async def main() -> Any:
+            engine = self.engine()
+            try:
+                return await scenario(engine)
+            finally:
+                await engine.dispose()
+
+        return asyncio.run(main())
+
+
+_short_lock_wait = short_lock_wait
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Parametrize tests using ``setup`` with every (implementation, database)
-    pair, and isolation ``level`` if they take one, that applies."""
+    pair, and isolation ``level`` if they take one, that applies; tests using
+    ``async_setup`` with every (implementation, database, async driver)."""
+    predicates = [mark.kwargs['predicate'] for mark in metafunc.definition.iter_markers('applies')]
+    if 'async_setup' in metafunc.fixturenames:
+        _parametrize_async(metafunc, predicates)
     if 'setup' not in metafunc.fixturenames:
         return
-    predicates = [mark.kwargs['predicate'] for mark in metafunc.definition.iter_markers('applies')]
     names = ['implementation', 'db_url'] + (['level'] if 'level' in metafunc.fixturenames else [])
     cases = []
     for database in configured():
@@ -113,6 +155,30 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if not cases:
         cases = [pytest.param(*[None] * len(names), marks=pytest.mark.applies_nowhere, id='nowhere')]
     metafunc.parametrize(names, cases, indirect=['db_url'])
+
+
+def _parametrize_async(metafunc: pytest.Metafunc, predicates: list[Any]) -> None:
+    cases = []
+    for database in configured():
+        backend = BACKENDS[database]
+        for driver in ASYNC_DRIVERS[backend]:
+            for implementation in IMPLEMENTATIONS:
+                if backend in implementation.databases and all(
+                    predicate(implementation, backend) for predicate in predicates
+                ):
+                    cases.append(
+                        pytest.param(implementation, database, driver, id=f'{database}-{driver}-{implementation.id}')
+                    )
+    if not cases:
+        cases = [pytest.param(None, None, None, marks=pytest.mark.applies_nowhere, id='nowhere')]
+    metafunc.parametrize(['implementation', 'db_url', 'driver'], cases, indirect=['db_url'])
+
+
+@pytest.fixture
+def async_setup(db_url: str, driver: str, implementation: Implementation) -> AsyncSetup:
+    """``implementation`` on the empty database ``db_url`` through the async ``driver``;
+    its ``run()`` prepares the database and runs a scenario in a new event loop."""
+    return AsyncSetup(db_url, driver, implementation)
 
 
 @pytest.fixture

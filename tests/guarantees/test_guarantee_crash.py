@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from mortar_rdb.sequence.errors import SequenceConflict
+from mortar_rdb.sequence.errors import SequenceInDoubt
 from tests.guarantees.cases import applies
 
 
@@ -92,11 +92,12 @@ def killed_after_xa_prepare(setup: Any) -> Iterator[tuple[int, str, Any]]:
 # Only a MariaDB XA transaction survives the death of its client.
 @applies(lambda implementation, backend: backend == 'mysql' and implementation.blocks_others)
 def test_a_mariadb_worker_killed_between_xa_prepare_and_xa_commit_holds_the_sequence_until_xa_rollback(setup):
-    with killed_after_xa_prepare(setup) as (value, _, engine):
+    with killed_after_xa_prepare(setup) as (value, xid, engine):
         with Session(engine) as session:
             sequence = setup.implementation.create('seq', session)
-            with pytest.raises(SequenceConflict, match='XA RECOVER'):
+            with pytest.raises(SequenceInDoubt, match='XA ROLLBACK') as raised:
                 sequence.next(session)
+            assert xid in [found.id for found in raised.value.transactions]
     with Session(engine) as session:
         assert sequence.next(session) == value == 1
 

@@ -12,7 +12,7 @@ from .errors import not_registered
 from .generic import SequenceImplementation
 from .types import ManagedSequence, Sequence
 
-__all__ = ['drop_sequence', 'get_sequence', 'metadata', 'register_sequence']
+__all__ = ['drop_sequence', 'get_sequence', 'metadata', 'register_sequence', 'sequence_value']
 
 S = TypeVar('S', bound=Sequence)
 
@@ -89,3 +89,7 @@ def drop_sequence(name: str, session: AnySession, impl: Any = SequenceImplementa
         )
     components().unregisterUtility(provided=ISequence, name=name)
     return existed
+
+
+# Last: the column default looks sequences up with get_sequence().
+from .numbering import sequence_value  # noqa: E402

@@ -8,8 +8,17 @@ from sqlalchemy import exc
 from zope.interface.interfaces import ComponentLookupError
 
 
-class SequenceError(Exception):
-    """Base class of every error raised by :mod:`mortar_rdb.sequence`."""
+class _Unwrapped(exc.DontWrapMixin):
+    """SQLAlchemy raises errors of this kind as they are, never wrapped in a ``StatementError``."""
+
+
+class SequenceError(_Unwrapped, Exception):
+    """Base class of every error raised by :mod:`mortar_rdb.sequence`.
+
+    Raised while SQLAlchemy executes a statement (a column numbered by
+    :func:`~mortar_rdb.sequence.sequence_value`), it reaches the caller as
+    itself, not wrapped in a ``StatementError``: a conflict stays retryable.
+    """
 
 
 class Refused(SequenceError):

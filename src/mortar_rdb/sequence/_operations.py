@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from . import native, schema
-from ._cursor import session_cursor
+from ._sessions import session_cursor
 from .errors import NoSuchSequence, SequenceMissing
 from .generic import SequenceImplementation, reported
 

@@ -1,4 +1,4 @@
-"""Pooled sequences' own connection: reserving blocks, and what a forked child must drop.
+"""Pooled sequences' own connection, its whole life: reserving, locks, event loops and forks.
 
 One :class:`Reserver` per engine and process holds a connection taken from
 the engine once and detached from its pool, so a reservation never waits
@@ -6,26 +6,48 @@ for a pool that the callers' own sessions have used up. It works on the
 ``sequences`` row with the same named operations as every other sequence
 (:class:`~mortar_rdb.sequence._cursor.ConnectionCursor`) and the generic
 implementation's row logic, and commits each change at once.
+
+It has two doors. The sync door is its methods (:meth:`Reserver.reserve`,
+:meth:`Reserver.restart`, ...), one thread at a time. The async door,
+:meth:`Reserver.awaited`, runs sync work that uses them one task at a time
+per event loop, so that waiting tasks never block the loop. An async
+driver's connection belongs to the loop it was opened on: it is closed on
+that loop as the loop shuts down, and a new loop opens another. A forked
+child drops what it inherited: the connection, the locks, and the blocks
+of the pooled sequences (:mod:`._blocks`).
 """
 from __future__ import annotations
 
 import os
 import threading
 from collections.abc import Callable
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from weakref import WeakSet, WeakValueDictionary
 
-from sqlalchemy import Connection, Engine, exc
-from sqlalchemy.orm import Session, scoped_session
+from sqlalchemy import Engine, exc
+from sqlalchemy.orm import scoped_session
 
+from .._binds import engine_of
+from ..sessions import AnySession
 from . import generic
-from ._cursor import TABLE_BIND, ConnectionCursor, per_engine
-from .errors import BlockReservationBlocked, SequenceConnectionLost, SequenceError
+from ._blocks import Blocks
+from ._cursor import ConnectionCursor
+from ._dialects import Meaning
+from ._per_engine import per_engine
+from ._sessions import TABLE_BIND
+from .errors import BlockReservationBlocked, SequenceConflict, SequenceConnectionLost, SequenceError
 
-__all__ = ['Reserver', 'forget_blocks_after_fork', 'refuse_if_caller_locks_out', 'reserver_for']
+if TYPE_CHECKING:
+    import asyncio
+
+__all__ = ['Reserver', 'caller_locks_out', 'forget_blocks_after_fork', 'refuse_if_caller_locks_out', 'reserver_for']
 
 T = TypeVar('T')
-AnySession = Session | scoped_session[Session]
+
+#: How many times a reservation is tried when other connections keep winning
+#: the row (deadlocks, Galera certification failures). A lock wait that timed
+#: out is not tried again: it already waited.
+CONFLICT_ATTEMPTS = 10
 
 
 class Reserver:
@@ -41,6 +63,77 @@ class Reserver:
         self.engine = engine
         self._lock = threading.Lock()
         self._cursor: ConnectionCursor | None = None
+        # The event loop whose tasks use this reserver, and their lock.
+        self._loop: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
+
+    # The async door ------------------------------------------------------------
+
+    async def awaited(self, work: Callable[[], T]) -> T:
+        """Await ``work()``, sync code using this reserver, one task at a time.
+
+        It runs in a greenlet whose driver calls await on the event loop, as
+        ``AsyncSession.run_sync`` runs sync code. Other tasks wait on an
+        :class:`asyncio.Lock`, and may be cancelled while they wait. Once
+        started, ``work`` is shielded from cancellation: a caller that is
+        cancelled then (a request's timeout) stops waiting, but the statement
+        runs to the end on the connection and the lock is held until it has.
+        Cut short, it could leave the statement half-read (on SQLite, holding
+        the database's write lock) and would cost the connection; completed,
+        a pooled sequence keeps the block it reserved.
+        """
+        import asyncio
+
+        from sqlalchemy.util import greenlet_spawn
+
+        lock = self._turn()
+        await lock.acquire()
+        try:
+            running = asyncio.ensure_future(greenlet_spawn(work))
+        except BaseException:
+            lock.release()
+            raise
+        running.add_done_callback(lambda _: lock.release())
+        return await asyncio.shield(running)
+
+    def _turn(self) -> asyncio.Lock:
+        """The running loop's lock; a loop that is not the last one's drops its connection first."""
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        if self._loop is not None and self._loop[0] is not loop:
+            self.abandon()
+        return self._for_loop(loop)
+
+    def _for_loop(self, loop: asyncio.AbstractEventLoop) -> asyncio.Lock:
+        import asyncio
+
+        if self._loop is None or self._loop[0] is not loop:
+            self._loop = (loop, asyncio.Lock())
+            closer = loop.create_task(self._close_at_shutdown())
+            _closers.add(closer)
+            closer.add_done_callback(_closers.discard)
+        return self._loop[1]
+
+    async def _close_at_shutdown(self) -> None:
+        """Keep this reserver until the loop shuts down, then close its connection on it.
+
+        ``asyncio.run()`` cancels the tasks still pending as it ends, while
+        the loop still runs: the connection is closed there, by its own
+        driver, rather than by the garbage collector after the loop has
+        closed. Until then the reserver lives on even when no sequence uses
+        it, so that its connection is never left to the garbage collector
+        either.
+        """
+        import asyncio
+
+        from sqlalchemy.util import greenlet_spawn
+
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await greenlet_spawn(self.abandon)
+
+    # The sync door -------------------------------------------------------------
 
     def connect(self) -> None:
         """Take the connection of its own now, if it has none."""
@@ -75,17 +168,27 @@ class Reserver:
         handed out before :class:`~mortar_rdb.sequence.errors.SequenceOverflow`.
         A lost connection is tried once more on a new one: had the lost reply
         been a success, a block is skipped, which a pooled sequence allows.
+        A conflict (on a Galera cluster, another node reserving at the same
+        moment: a certification failure) changed nothing, and is tried again
+        up to :data:`CONFLICT_ATTEMPTS` times in all.
         """
         def work(cursor: ConnectionCursor) -> range:
             return _reserve(cursor, name, size, partial)
 
-        try:
-            return self._committed(work, keep_after_refusal=False)
-        except SequenceConnectionLost:
-            pass
-        except exc.DBAPIError as error:
-            if not error.connection_invalidated:
-                raise
+        conflicts = 0
+        while True:
+            try:
+                return self._committed(work, keep_after_refusal=False)
+            except SequenceConflict as error:
+                conflicts += 1
+                if conflicts >= CONFLICT_ATTEMPTS or per_engine(self.engine).meaning(error) is not Meaning.CONFLICT:
+                    raise
+            except SequenceConnectionLost:
+                break
+            except exc.DBAPIError as error:
+                if not error.connection_invalidated:
+                    raise
+                break
         return self._committed(work, keep_after_refusal=False)
 
     def _committed(self, work: Callable[[ConnectionCursor], T], keep_after_refusal: bool = True) -> T:
@@ -120,10 +223,11 @@ class Reserver:
             self._cursor = ConnectionCursor(connection)
             if self.engine.dialect.is_async:
                 # An async driver's connection must be closed on its own
-                # event loop, before that loop ends.
-                from .asyncio import close_with_loop
+                # event loop, before that loop ends, whether the async door
+                # or the sync API (in ``run_sync``) opened it.
+                import asyncio
 
-                close_with_loop(self)
+                self._for_loop(asyncio.get_running_loop())
         return self._cursor
 
     def _rollback(self, cursor: ConnectionCursor) -> None:
@@ -156,13 +260,15 @@ class Reserver:
         with self._lock:
             self._discard()
 
-    def _after_fork_in_child(self) -> None:
+    def after_fork(self) -> None:
+        """In a forked child: drop the parent's connection and locks."""
         # Closing the inherited connection would end the parent's session on
         # the server, so it is kept, unused, for the life of the child.
         if self._cursor is not None:
             _inherited.append(self._cursor)
         self._cursor = None
         self._lock = threading.Lock()
+        self._loop = None
 
 
 def _reserve(cursor: ConnectionCursor, name: str, size: int, partial: bool) -> range:
@@ -180,6 +286,8 @@ def _reserve(cursor: ConnectionCursor, name: str, size: int, partial: bool) -> r
 # when the last sequence using it does.
 _reservers: WeakValueDictionary[int, Reserver] = WeakValueDictionary()
 _reservers_lock = threading.Lock()
+# The tasks that close each reserving connection when its loop shuts down.
+_closers: set[asyncio.Task[None]] = set()
 
 
 def reserver_for(engine: Engine) -> Reserver:
@@ -197,42 +305,42 @@ def refuse_if_caller_locks_out(name: str, engine: Engine, session: AnySession, m
     Reserving on ``engine`` would wait for the write lock of the caller's
     own transaction, which cannot end while it waits.
     """
-    table = per_engine(engine).table
-    if not table.single_writer:
-        return
-    if isinstance(session, scoped_session):
-        session = session()
-    if not session.in_transaction():
-        return
-    bind = session.get_bind(**TABLE_BIND)
-    held = getattr(session.get_transaction(), '_connections', None)
-    if held is not None and (bind.engine if isinstance(bind, Connection) else bind) not in held:
-        # The transaction has not used the database yet, so it holds no
-        # lock; asking for its connection would take one from the pool,
-        # which many waiting callers may have emptied.
-        return
-    connection = session.connection(bind_arguments=TABLE_BIND)
-    mine, theirs = engine.url, connection.engine.url
-    if (mine.get_backend_name(), mine.database) != (theirs.get_backend_name(), theirs.database):
-        return
-    if table.locks_out_other_writers(connection.connection.dbapi_connection):
+    if caller_locks_out(engine, session):
         raise BlockReservationBlocked(name, method)
 
 
-class _HoldsBlocks(Protocol):
-    def _start_afresh(self) -> None: ...
+def caller_locks_out(engine: Engine, session: AnySession) -> bool:
+    """Whether ``session``'s transaction holds the one write lock of ``engine``'s database (SQLite)."""
+    table = per_engine(engine).table
+    if not table.single_writer:
+        return False
+    if isinstance(session, scoped_session):
+        session = session()
+    if not session.in_transaction():
+        return False
+    held = getattr(session.get_transaction(), '_connections', None)
+    if held is not None and engine_of(session.get_bind(**TABLE_BIND)) not in held:
+        # The transaction has not used the database yet, so it holds no
+        # lock; asking for its connection would take one from the pool,
+        # which many waiting callers may have emptied.
+        return False
+    connection = session.connection(bind_arguments=TABLE_BIND)
+    mine, theirs = engine.url, connection.engine.url
+    if (mine.get_backend_name(), mine.database) != (theirs.get_backend_name(), theirs.database):
+        return False
+    return bool(table.locks_out_other_writers(connection.connection.dbapi_connection))
 
 
-# Every pooled sequence of this process, so that a forked child can drop
-# what it inherited.
-_live: WeakSet[_HoldsBlocks] = WeakSet()
+# The blocks of every pooled sequence of this process, so that a forked
+# child can drop what it inherited.
+_live: WeakSet[Blocks] = WeakSet()
 # Connections a forked child inherited: never used, never closed.
 _inherited: list[ConnectionCursor] = []
 
 
-def forget_blocks_after_fork(sequence: _HoldsBlocks) -> None:
-    """Have ``sequence`` start afresh in a forked child: its blocks are its parent's."""
-    _live.add(sequence)
+def forget_blocks_after_fork(blocks: Blocks) -> None:
+    """Have ``blocks`` start afresh in a forked child: they are its parent's."""
+    _live.add(blocks)
 
 
 def _after_fork_in_child() -> None:
@@ -243,10 +351,10 @@ def _after_fork_in_child() -> None:
     parent's pooled connections alone and gives the child a fresh pool, as
     SQLAlchemy recommends for every engine used across a fork.
     """
-    for sequence in list(_live):
-        sequence._start_afresh()
+    for blocks in list(_live):
+        blocks.after_fork()
     for reserver in list(_reservers.values()):
-        reserver._after_fork_in_child()
+        reserver.after_fork()
         reserver.engine.dispose(close=False)
 
 

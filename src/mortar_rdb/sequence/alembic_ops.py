@@ -5,7 +5,9 @@ operation. In a revision it creates the table when it is missing and
 upgrades a mortar_rdb 3.0 table, like
 :func:`mortar_rdb.sequence.schema.create_or_upgrade_table`, which needs no
 import of Alembic and can be called as ``create_or_upgrade_table(op.get_bind())``.
-Both need a database connection, so neither works in ``--sql`` (offline) mode.
+Both need a database connection: in ``--sql`` (offline) mode they raise
+:class:`~mortar_rdb.sequence.errors.OfflineMigrationUnsupported`, which says
+what to do instead.
 """
 from __future__ import annotations
 

@@ -17,29 +17,31 @@ blocking the loop, and then take their values from the new block.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
-from weakref import WeakKeyDictionary
+import collections.abc
+from collections.abc import Callable, Coroutine
+from functools import partial
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_scoped_session
 from sqlalchemy.orm import Session
-from sqlalchemy.util import greenlet_spawn
 
 from ..interfaces import IManagedSequence, ISequence
 from ..registry import components
 from . import drop_sequence as _drop_sequence
 from . import get_sequence
 from . import register_sequence as _register_sequence
-from ._cursor import TABLE_BIND
+from ._per_engine import per_engine
 from ._reserver import Reserver, reserver_for
+from ._sessions import table_engine
 from .generic import SequenceImplementation
 from .pooled import SequenceImplementation as PooledImplementation
-from .types import Sequence
+from .types import ManagedSequence, Sequence
 
 __all__ = ['AsyncSequence', 'drop_sequence', 'get_async_sequence', 'register_sequence']
 
 T = TypeVar('T')
+P = ParamSpec('P')
 
 #: What the async face accepts: an ``AsyncSession``, or an ``async_scoped_session`` to call.
 AnyAsyncSession = AsyncSession | async_scoped_session[AsyncSession]
@@ -65,7 +67,7 @@ async def register_sequence(
         options['engine'] = options['engine'].sync_engine
     if _is_pooled(impl):
         reserver = reserver_for(options.get('engine') or _engine_of(session))
-        sequence = await _reserving(reserver, lambda: session.run_sync(_register, name, impl, start, options))
+        sequence = await reserver.awaited(partial(_register, session.sync_session, name, impl, start, options))
     else:
         sequence = await session.run_sync(_register, name, impl, start, options)
     return _face(sequence)
@@ -89,13 +91,14 @@ async def drop_sequence(name: str, session: AnyAsyncSession, impl: Any = Sequenc
     :func:`mortar_rdb.sequence.drop_sequence` does; return whether it had storage."""
     session = _async_session(session, 'drop_sequence')
     registered = components().queryUtility(ISequence, name)
+    reserver: Reserver | None = None
     if isinstance(registered, PooledImplementation):
-        reserver: Reserver | None = registered._reserver
-    else:
-        reserver = reserver_for(_engine_of(session)) if registered is None and _is_pooled(impl) else None
+        reserver = registered.reserver
+    elif registered is None and _is_pooled(impl):
+        reserver = reserver_for(_engine_of(session))
     if reserver is None:
-        return bool(await session.run_sync(_drop, name, impl))
-    return bool(await _reserving(reserver, lambda: session.run_sync(_drop, name, impl)))
+        return await session.run_sync(_drop, name, impl)
+    return await reserver.awaited(partial(_drop, session.sync_session, name, impl))
 
 
 def _drop(session: Session, name: str, impl: Any) -> bool:
@@ -114,39 +117,54 @@ class AsyncSequence:
 
     def __init__(self, sync_sequence: Sequence) -> None:
         #: the sequence the sync API uses, registered under the same name
-        self.sync_sequence: Any = sync_sequence
+        self.sync_sequence = sync_sequence
 
     @property
     def name(self) -> str:
-        return str(self.sync_sequence.name)
+        return str(getattr(self.sync_sequence, 'name', ''))
 
     async def next(self, session: AnyAsyncSession) -> int:
         """The next value, taken in ``session``'s transaction (see the implementation for what a rollback does)."""
-        return int(await _async_session(session, 'next').run_sync(self.sync_sequence.next))
+        return await self._run(session, 'next', self.sync_sequence.next)
 
-    async def next_many(self, session: AnyAsyncSession, count: int) -> range | list[int]:
+    async def next_many(self, session: AnyAsyncSession, count: int) -> collections.abc.Sequence[int]:
         """``count`` values in one round trip, as the implementation's ``next_many()``."""
-        return await self._managed(session, 'next_many', count)
+        return await self._run(session, 'next_many', self._managed('next_many').next_many, count)
 
     async def current(self, session: AnyAsyncSession) -> int | None:
         """The implementation's ``current()``: the last value handed out, or None below 1."""
-        return await self._managed(session, 'current')
+        return await self._run(session, 'current', self._managed('current').current)
 
     async def restart(self, session: AnyAsyncSession, value: int, force: bool = False) -> None:
         """Make ``value`` the next value; refuse to move backwards without ``force``."""
-        await self._managed(session, 'restart', value, force)
+        await self._run(session, 'restart', self._managed('restart').restart, value, force)
 
     async def drop(self, session: AnyAsyncSession) -> bool:
         """Delete this sequence's storage; return whether there was some. It stays registered."""
-        return bool(await self._managed(session, 'drop'))
+        return await self._run(session, 'drop', self._managed('drop').drop)
 
-    def _managed(self, session: AnyAsyncSession, method: str, *arguments: Any) -> Awaitable[Any]:
+    async def _run(
+        self,
+        session: AnyAsyncSession,
+        method: str,
+        work: Callable[Concatenate[Session, P], T],
+        *arguments: P.args,
+        **keywords: P.kwargs,
+    ) -> T:
+        """Await ``work(sync_session, ...)``, the sync method ``method``, in ``session``'s greenlet."""
+        session = _async_session(session, method)
+        running = session.run_sync(work, *arguments, **keywords)
+        if per_engine(_engine_of(session)).table.single_writer:
+            return await _to_the_end(running)
+        return await running
+
+    def _managed(self, method: str) -> ManagedSequence:
         if not IManagedSequence.providedBy(self.sync_sequence):
             raise TypeError(
                 f'Sequence {self.name!r} is a {type(self.sync_sequence).__name__}, '
                 f'which has no {method}(): it only provides ISequence.'
             )
-        return _async_session(session, method).run_sync(getattr(self.sync_sequence, method), *arguments)
+        return cast(ManagedSequence, self.sync_sequence)
 
     def __repr__(self) -> str:
         return f'<{type(self).__module__}.{type(self).__qualname__} of {self.sync_sequence!r}>'
@@ -155,12 +173,17 @@ class AsyncSequence:
 class AsyncPooledSequence(AsyncSequence):
     """The async face of a pooled sequence: values from the block without leaving the loop.
 
-    Reserving, and everything else that uses the reserving connection, is
-    done by one task at a time per engine; the others await an
-    :class:`asyncio.Lock`, so the event loop runs on while they wait.
+    Reserving, and everything else that uses the reserving connection, goes
+    through the reserver's async door: one task at a time per engine, the
+    others awaiting an :class:`asyncio.Lock`, so the event loop runs on
+    while they wait.
     """
 
-    __slots__ = ()
+    __slots__ = ('pooled',)
+
+    def __init__(self, sync_sequence: PooledImplementation) -> None:
+        super().__init__(sync_sequence)
+        self.pooled = sync_sequence
 
     async def next(self, session: AnyAsyncSession | None = None) -> int:
         """The next value of this process's block, reserving a block (awaited) when it is used up.
@@ -168,39 +191,42 @@ class AsyncPooledSequence(AsyncSequence):
         As with the sync API, the value belongs to the caller whether its
         transaction commits or not.
         """
-        sequence = self.sync_sequence
-        value: int | None = sequence.from_block()
+        pooled = self.pooled
+        value = pooled.blocks.take()
         if value is not None:
             return value
         sync_session = None if session is None else _async_session(session, 'next').sync_session
-        reserve = sequence._next_from_new_block
-        return int(await _reserving(sequence._reserver, lambda: greenlet_spawn(reserve, sync_session)))
+        return await pooled.reserver.awaited(partial(pooled.next_from_new_block, sync_session))
 
-    def _managed(self, session: AnyAsyncSession, method: str, *arguments: Any) -> Awaitable[Any]:
-        managed = super()._managed
-        return _reserving(self.sync_sequence._reserver, lambda: managed(session, method, *arguments))
+    async def _run(
+        self,
+        session: AnyAsyncSession,
+        method: str,
+        work: Callable[Concatenate[Session, P], T],
+        *arguments: P.args,
+        **keywords: P.kwargs,
+    ) -> T:
+        sync_session = _async_session(session, method).sync_session
+        return await self.pooled.reserver.awaited(partial(work, sync_session, *arguments, **keywords))
 
 
-async def _reserving(reserver: Reserver, work: Callable[[], Awaitable[T]]) -> T:
-    """Await ``work()`` on ``reserver``'s connection, one task at a time.
+async def _to_the_end(work: Coroutine[Any, Any, T]) -> T:
+    """Await ``work`` to its end even if the caller is cancelled meanwhile, then let the cancellation through.
 
-    Other tasks wait on an :class:`asyncio.Lock`, and may be cancelled while
-    they wait. Once started, ``work()`` is shielded from cancellation: a
-    caller that is cancelled then (a request's timeout) stops waiting, but
-    the statement runs to the end on the connection and the lock is held
-    until it has. Cut short, it could leave the statement half-read (on
-    SQLite, holding the database's write lock) and would cost the
-    connection; completed, a pooled sequence keeps the block it reserved.
+    On SQLite (aiosqlite) a statement cut short by a cancellation is left
+    in progress, and keeps the database's write lock after the transaction
+    rolls back, until the garbage collector happens to find it: every other
+    connection gets "database is locked" meanwhile. Letting the statement
+    finish costs the cancelled task one statement's wait.
     """
-    lock = _reservation_lock(reserver)
-    await lock.acquire()
+    running = asyncio.ensure_future(work)
     try:
-        running = asyncio.ensure_future(work())
-    except BaseException:
-        lock.release()
+        return await asyncio.shield(running)
+    except asyncio.CancelledError:
+        await asyncio.wait([running])
+        if not running.cancelled():
+            running.exception()  # retrieved: the caller gets the cancellation instead
         raise
-    running.add_done_callback(lambda _: lock.release())
-    return await asyncio.shield(running)
 
 
 def _face(sequence: Sequence) -> AsyncSequence:
@@ -213,7 +239,7 @@ def _is_pooled(impl: Any) -> bool:
     return isinstance(impl, type) and issubclass(impl, PooledImplementation)
 
 
-def _async_session(session: Any, method: str) -> AsyncSession:
+def _async_session(session: object, method: str) -> AsyncSession:
     """``session`` as an ``AsyncSession``; a TypeError pointing to the sync API for anything else."""
     if isinstance(session, async_scoped_session):
         session = session()
@@ -227,56 +253,4 @@ def _async_session(session: Any, method: str) -> AsyncSession:
 
 def _engine_of(session: AsyncSession) -> Engine:
     """The (sync) engine of the session's bind for the ``sequences`` table; no I/O."""
-    bind = session.sync_session.get_bind(**TABLE_BIND)
-    return bind.engine if isinstance(bind, Connection) else bind
-
-
-# One asyncio.Lock per reserving connection and event loop. An async
-# driver's connection belongs to the loop it was opened on: when another
-# loop starts using the reserver (a new asyncio.run()), the old connection
-# is dropped and the next reservation opens one on the new loop.
-_locks: WeakKeyDictionary[Reserver, tuple[asyncio.AbstractEventLoop, asyncio.Lock]] = WeakKeyDictionary()
-# The tasks that close each reserving connection when its loop shuts down.
-_closers: set[asyncio.Task[None]] = set()
-
-
-def _reservation_lock(reserver: Reserver) -> asyncio.Lock:
-    loop = asyncio.get_running_loop()
-    found = _locks.get(reserver)
-    if found is not None and found[0] is not loop:
-        reserver.abandon()
-    return _for_loop(reserver, loop)
-
-
-def close_with_loop(reserver: Reserver) -> None:
-    """Close ``reserver``'s new connection when the running loop shuts down.
-
-    Called by the reserver when it connects through an async driver,
-    whether the async face or the sync API (in ``run_sync``) asked it to.
-    """
-    _for_loop(reserver, asyncio.get_running_loop())
-
-
-def _for_loop(reserver: Reserver, loop: asyncio.AbstractEventLoop) -> asyncio.Lock:
-    found = _locks.get(reserver)
-    if found is None or found[0] is not loop:
-        found = _locks[reserver] = (loop, asyncio.Lock())
-        closer = loop.create_task(_close_at_shutdown(reserver))
-        _closers.add(closer)
-        closer.add_done_callback(_closers.discard)
-    return found[1]
-
-
-async def _close_at_shutdown(reserver: Reserver) -> None:
-    """Keep ``reserver`` until the loop shuts down, then close its connection on it.
-
-    ``asyncio.run()`` cancels the tasks still pending as it ends, while the
-    loop still runs: the connection is closed there, by its own driver,
-    rather than by the garbage collector after the loop has closed. Until
-    then the reserver lives on even when no sequence uses it, so that its
-    connection is never left to the garbage collector either.
-    """
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await greenlet_spawn(reserver.abandon)
+    return table_engine(session.sync_session)

@@ -7,19 +7,18 @@ the numbers are gapless, at the price of serialising their users.
 """
 from __future__ import annotations
 
-from sqlalchemy.orm import Session, scoped_session
 from zope.interface import implementer, provider
 
 from ..interfaces import IManagedSequence, IManagedSequenceFactory
-from ._cursor import ConnectionCursor, session_cursor
+from ..sessions import AnySession
+from ._cursor import ConnectionCursor
 from ._names import check_name
+from ._sessions import session_cursor
 from ._table import INT64_MAX, metadata, sequences, source
 from ._values import check_count, check_value
 from .errors import InvalidSequenceValue, SequenceMissing, SequenceOverflow, SequenceRestartRefused
 
 __all__ = ['SequenceImplementation', 'metadata', 'sequences', 'source']
-
-AnySession = Session | scoped_session[Session]
 
 
 def reported(stored: int) -> int | None:

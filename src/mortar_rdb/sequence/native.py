@@ -10,7 +10,10 @@ transaction of its own, committed at once. That keeps the caller's
 transaction untouched: on MariaDB ``CREATE SEQUENCE`` would commit the
 caller's open transaction, and it is refused inside the XA transactions that
 :func:`mortar_rdb.register_session` uses there. A sequence that already
-exists is adopted as it is.
+exists is adopted as it is, except on a MariaDB Galera node: there a sequence
+is created ``INCREMENT BY 0`` so that each node hands out its own share of
+the values, and an existing one with another increment, which would hand out
+the same values on several nodes, is refused.
 
 ``next()`` does not mark the session as written for :mod:`transaction`: a
 value is used up whether or not the transaction commits, so a transaction
@@ -26,17 +29,21 @@ not part of the caller's transaction and a rollback does not undo them.
 from __future__ import annotations
 
 from sqlalchemy import Engine, exc, inspect
-from sqlalchemy.orm import Session, scoped_session
+from sqlalchemy.orm import scoped_session
 from zope.interface import implementer, provider
 
 from ..interfaces import IManagedSequence, IManagedSequenceFactory
-from ._cursor import ConnectionCursor, PerEngine, native_session_cursor, refuse_non_session
+from ..sessions import AnySession
+from ._cursor import ConnectionCursor
 from ._dialects import Meaning, NativeSQL
 from ._names import check_name
+from ._per_engine import PerEngine
+from ._sessions import native_session_cursor, refuse_non_session
 from ._table import INT64_MAX
 from ._values import check_count, check_value
 from .errors import (
     InvalidSequenceValue,
+    NativeSequenceRepeatsAcrossNodes,
     NoNativeSequences,
     NotASequence,
     SequenceRestartRefused,
@@ -44,8 +51,6 @@ from .errors import (
 from .generic import reported
 
 __all__ = ['SequenceImplementation', 'names']
-
-AnySession = Session | scoped_session[Session]
 
 #: How often registration looks again after another connection created the
 #: same sequence at the same moment.
@@ -76,6 +81,10 @@ class SequenceImplementation:
         native.check_name(name)
         if not native.exists(cursor.connection, name):
             _create(cursor.connection.engine, cursor.engine, name, start)
+        else:
+            increment = native.repeats_across_nodes(cursor.connection, name)
+            if increment is not None:
+                raise NativeSequenceRepeatsAcrossNodes(name, increment, cursor.engine.where)
 
     @classmethod
     def for_existing(cls, name: str) -> SequenceImplementation:

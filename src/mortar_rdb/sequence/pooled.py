@@ -22,20 +22,16 @@ this process's next reservation would wait for its own caller.
 """
 from __future__ import annotations
 
-import itertools
-import sys
-import threading
-from collections.abc import Callable, Iterator
-from typing import NamedTuple
-
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 from sqlalchemy.pool import SingletonThreadPool, StaticPool
 from zope.interface import implementer, provider
 
 from ..interfaces import IManagedSequence, IManagedSequenceFactory
 from ..sessions import AnySession
-from ._cursor import TABLE_BIND, refuse_async, refuse_non_session
-from ._reserver import forget_blocks_after_fork, refuse_if_caller_locks_out, reserver_for
+from . import generic
+from ._blocks import Blocks
+from ._reserver import Reserver, caller_locks_out, forget_blocks_after_fork, refuse_if_caller_locks_out, reserver_for
+from ._sessions import refuse_async, session_cursor, table_engine
 from ._values import check_count
 from .errors import InvalidSequenceValue, SharedConnectionPool
 
@@ -58,7 +54,9 @@ class SequenceImplementation:
     :param name: the sequence's row in the ``sequences`` table.
     :param session: the session whose engine reserves blocks, unless
         ``engine`` is given. Registration creates the row if it is missing
-        and commits it at once, in a transaction of its own.
+        and commits it at once, in a transaction of its own (on SQLite, where
+        the caller's transaction already writes to the database, in that
+        transaction: SQLite has one writer at a time).
     :param block_size: values reserved per round trip to the database. ``1``
         makes an "autonomous" sequence: one round trip per value, and no row
         lock kept for the caller's transaction.
@@ -79,26 +77,28 @@ class SequenceImplementation:
     ) -> None:
         if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
             raise ValueError(f'block_size must be a positive int, not {block_size!r}.')
-        engine = _usable(name, _engine_of(session) if engine is None else engine)
+        engine = _usable(name, table_engine(session) if engine is None else engine)
         self.name = name
         self.block_size = block_size
         self._engine = engine
-        self._start_afresh()
-        self._reserver = reserver_for(engine)
+        # This process's block of values, and the connection of its own that
+        # reserves blocks, with a sync and an async door: the async face
+        # calls them (see _blocks.py and _reserver.py).
+        self.blocks = Blocks()
+        self.reserver: Reserver = reserver_for(engine)
         # Connect before looking at the caller's session, which may take
         # the last connection the pool has.
-        self._reserver.connect()
-        self._refuse_if_caller_locks_us_out(session, 'register_sequence')
-        self._reserver.create_row(name, start)
-        forget_blocks_after_fork(self)
-
-    def _start_afresh(self) -> None:
-        """Forget the current block: the next call reserves a new one."""
-        self._lock = threading.Lock()
-        self._forget_block()
-
-    def _forget_block(self) -> None:
-        self._block = _Block(_counter(1), 0)
+        self.reserver.connect()
+        refuse_async(session)
+        if caller_locks_out(engine, session):
+            # SQLite: the caller's transaction already writes (a generic
+            # sequence registered in it, say), and the reserving connection
+            # would wait for it forever. The row is created in that
+            # transaction instead, and commits with it.
+            generic.create_row(session_cursor(session), name, start)
+        else:
+            self.reserver.create_row(name, start)
+        forget_blocks_after_fork(self.blocks)
 
     @classmethod
     def drop_storage(cls, name: str, session: AnySession) -> bool:
@@ -108,7 +108,7 @@ class SequenceImplementation:
         engine, whatever becomes of ``session``'s transaction. Processes that
         still hold blocks of ``name`` keep handing them out.
         """
-        engine = _usable(name, _engine_of(session))
+        engine = _usable(name, table_engine(session))
         refuse_if_caller_locks_out(name, engine, session, 'drop_storage')
         return reserver_for(engine).drop(name)
 
@@ -119,39 +119,32 @@ class SequenceImplementation:
         its transaction commits or not. On SQLite it is looked at before a
         reservation, to fail fast where that would wait for its own lock.
         """
-        # No lock on this path: with many threads, a lock taken for every
-        # value turns each reservation's wait into a convoy that outlasts it.
-        block = self._block
-        value = next(block.values)
-        if value <= block.top:
+        value = self.blocks.take()
+        if value is not None:
             return value
-        return self._next_from_new_block(session)
+        return self.next_from_new_block(session)
 
     def from_block(self) -> int | None:
         """The next value of this process's block, or None when it is used up.
 
-        Never touches the database: the async face takes values this way
-        without leaving the event loop, and reserves only when it gets None.
+        Never touches the database: the async face and numbered columns take
+        values this way without a statement, and reserve only on None.
         """
-        block = self._block
-        value = next(block.values)
-        return value if value <= block.top else None
+        return self.blocks.take()
 
-    def _next_from_new_block(self, session: AnySession | None) -> int:
-        """A value from the current block, or from a new one when it is used up.
+    def next_from_new_block(self, session: AnySession | None = None) -> int:
+        """A value from the current block, or from a new one reserved when it is used up.
 
-        One thread reserves while the others wait on the lock; they then
-        take their values from the block it reserved.
+        One thread reserves while the others wait on the block's lock; they
+        then take their values from the block it reserved. The async face
+        calls it through the reserver's async door.
         """
-        with self._lock:
-            while True:
-                block = self._block
-                value = next(block.values)
-                if value <= block.top:
-                    return value
+        blocks = self.blocks
+        with blocks.lock:
+            while (value := blocks.take()) is None:
                 self._refuse_if_caller_locks_us_out(session)
-                reserved = self._reserver.reserve(self.name, self.block_size, partial=True)
-                self._block = _Block(_counter(reserved.start), reserved.stop - 1)
+                blocks.refill(self.reserver.reserve(self.name, self.block_size, partial=True))
+            return value
 
     def next_many(self, session: AnySession, count: int) -> range:
         """``count`` fresh consecutive values, reserved in one round trip.
@@ -162,10 +155,10 @@ class SequenceImplementation:
         """
         check_count(count)
         self._refuse_if_caller_locks_us_out(session, 'next_many')
-        ceiling = self._reserver.ceiling()
+        ceiling = self.reserver.ceiling()
         if count > ceiling:
             raise InvalidSequenceValue(f'The number of values must be at most {ceiling}, not {count}.')
-        return self._reserver.reserve(self.name, count)
+        return self.reserver.reserve(self.name, count)
 
     def current(self, session: AnySession) -> int | None:
         """The highest value reserved by anyone (``start - 1`` before the first), or None below 1.
@@ -175,7 +168,7 @@ class SequenceImplementation:
         this one's included, are below it: it is a high-water mark, not the
         last value handed out.
         """
-        return self._reserver.current(self.name)
+        return self.reserver.current(self.name)
 
     def restart(self, session: AnySession, value: int, force: bool = False) -> None:
         """Make ``value`` the next value; refuse to move backwards without ``force``.
@@ -186,9 +179,9 @@ class SequenceImplementation:
         blocks first, so moving backwards with ``force`` can repeat values.
         """
         self._refuse_if_caller_locks_us_out(session, 'restart')
-        with self._lock:
-            self._reserver.restart(self.name, value, force)
-            self._forget_block()
+        with self.blocks.lock:
+            self.reserver.restart(self.name, value, force)
+            self.blocks.forget()
 
     def drop(self, session: AnySession) -> bool:
         """Delete this sequence's row, committed at once; return whether there was one.
@@ -196,9 +189,9 @@ class SequenceImplementation:
         This process forgets its block; other processes keep theirs.
         """
         self._refuse_if_caller_locks_us_out(session, 'drop')
-        with self._lock:
-            self._forget_block()
-            return self._reserver.drop(self.name)
+        with self.blocks.lock:
+            self.blocks.forget()
+            return self.reserver.drop(self.name)
 
     def _refuse_if_caller_locks_us_out(self, session: AnySession | None, method: str = 'next') -> None:
         if session is not None:
@@ -207,51 +200,6 @@ class SequenceImplementation:
 
     def __repr__(self) -> str:
         return f'<{type(self).__module__}.{type(self).__qualname__} {self.name!r} block_size={self.block_size}>'
-
-
-class _Block(NamedTuple):
-    """The values of a reserved block not yet handed out: ``values`` up to ``top``.
-
-    Replaced as a whole, so a thread reading the block sees a counter and
-    the top that belong together.
-    """
-
-    values: Iterator[int]
-    top: int
-
-
-class _LockedCount:
-    """``itertools.count`` with a lock, where there is no GIL to make ``next()`` atomic."""
-
-    def __init__(self, start: int) -> None:
-        self._next = start
-        self._lock = threading.Lock()
-
-    def __iter__(self) -> _LockedCount:
-        return self
-
-    def __next__(self) -> int:
-        with self._lock:
-            value = self._next
-            self._next = value + 1
-        return value
-
-
-def _gil_enabled() -> bool:
-    is_enabled = getattr(sys, '_is_gil_enabled', None)
-    return True if is_enabled is None else bool(is_enabled())
-
-
-# Under the GIL one next() on itertools.count is one atomic C call: two
-# threads never get the same number from it.
-_counter: Callable[[int], Iterator[int]] = itertools.count if _gil_enabled() else _LockedCount
-
-
-def _engine_of(session: AnySession) -> Engine:
-    """The engine of the session's bind for the ``sequences`` table."""
-    refuse_non_session(session)
-    bind = session.get_bind(**TABLE_BIND)
-    return bind.engine if isinstance(bind, Connection) else bind
 
 
 def _usable(name: str, engine: Engine) -> Engine:

@@ -13,18 +13,32 @@ from collections.abc import Callable
 from typing import Literal, TypeVar
 
 from sqlalchemy import Connection, Engine, inspect, select
+from sqlalchemy.engine.mock import MockConnection
 
-from ._cursor import per_engine
+from ._per_engine import per_engine
 from ._table import sequences
-from .errors import SequenceTableMissing, SequenceTableNotUpgradable
+from .errors import OfflineMigrationUnsupported, SequenceTableMissing, SequenceTableNotUpgradable
 
 __all__ = ['create_or_upgrade_table', 'create_table', 'outdated', 'upgrade_table']
 
 T = TypeVar('T')
-Bind = Engine | Connection
+#: What the functions here take. ``None`` is in it because it is the type of
+#: ``get_session().bind`` (as in ``create_table(get_session().bind)``); it is
+#: refused, saying why, when called, as is the MockConnection that
+#: ``op.get_bind()`` gives in Alembic's offline mode (typed as a Connection).
+Bind = Engine | Connection | None
 
 
-def _run(bind: Bind, work: Callable[[Connection], T]) -> T:
+def _run(bind: Bind, work: Callable[[Connection], T], function: str) -> T:
+    if isinstance(bind, MockConnection):
+        # Alembic's offline mode (--sql) hands migrations a connection that
+        # only writes SQL out: there is no table to look at.
+        raise OfflineMigrationUnsupported(function)
+    if bind is None:
+        raise TypeError(
+            'Expected an engine or a connection, but got None: a session bound per table (binds=), '
+            'or not bound at all, has None as its .bind. Pass the engine of the database instead.'
+        )
     if isinstance(bind, Engine):
         with bind.begin() as connection:
             return work(connection)
@@ -45,7 +59,7 @@ def _outdated(connection: Connection) -> list[str]:
 
 def outdated(bind: Bind) -> list[str]:
     """How the sequences table differs from the current shape; empty when it does not."""
-    return _run(bind, _outdated)
+    return _run(bind, _outdated, 'outdated')
 
 
 def _create(connection: Connection) -> bool:
@@ -58,7 +72,7 @@ def _create(connection: Connection) -> bool:
 
 def create_table(bind: Bind) -> bool:
     """Create the sequences table unless it exists; return whether it was created."""
-    return _run(bind, _create)
+    return _run(bind, _create, 'create_table')
 
 
 def _upgrade(connection: Connection) -> bool:
@@ -87,7 +101,7 @@ def upgrade_table(bind: Bind) -> bool:
     :class:`~mortar_rdb.sequence.errors.SequenceTableMissing` when there is
     no table to upgrade.
     """
-    return _run(bind, _upgrade)
+    return _run(bind, _upgrade, 'upgrade_table')
 
 
 def _create_or_upgrade(connection: Connection) -> Literal['created', 'upgraded', 'current']:
@@ -103,4 +117,4 @@ def create_or_upgrade_table(bind: Bind) -> Literal['created', 'upgraded', 'curre
 
         create_or_upgrade_table(op.get_bind())
     """
-    return _run(bind, _create_or_upgrade)
+    return _run(bind, _create_or_upgrade, 'create_or_upgrade_table')

@@ -12,7 +12,7 @@ from .. import _operations as operations
 from .._names import check_name
 from .._table import INT64_MAX
 from ..errors import InvalidSequenceName
-from . import commands
+from . import commands, in_doubt
 from .messages import DEFAULT_URL
 
 __all__ = ['DEFAULT_TIMEOUT', 'parser']
@@ -180,4 +180,5 @@ def parser() -> argparse.ArgumentParser:
         'upgrade-table --url postgresql+psycopg://app@db.example.com/app',
         impl=False,
     )
+    in_doubt.add_command(command)
     return parser

@@ -25,10 +25,10 @@ from collections.abc import Sequence
 
 from sqlalchemy import Engine, exc, make_url
 
-from .._cursor import per_engine
 from .._dialects import bounded_engine, timed_out, waits_for
 from .._dialects.drivers import install_advice, sync_twin
 from .._dialects.waits import database_file
+from .._per_engine import per_engine
 from ..errors import SequenceError
 from . import terminal
 from .arguments import parser

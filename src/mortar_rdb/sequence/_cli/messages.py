@@ -25,12 +25,15 @@ from ..errors import (
     NoNativeSequences,
     NoSuchSequence,
     NotASequence,
+    NotInDoubt,
     SequenceChangeBlocked,
     SequenceConflict,
     SequenceConnectionLost,
     SequenceError,
+    SequenceInDoubt,
     SequenceOverflow,
     SequenceRestartRefused,
+    SequenceServerReadOnly,
     SequenceStatementTimeout,
     SequenceTableMissing,
     SequenceValueUnset,
@@ -256,6 +259,29 @@ def _refused(error: Any, c: Context) -> str:
     return f'{error.problem} It is a mortar_rdb 3.0 table: "upgrade-table" widens it.'
 
 
+def _read_only(error: Any, c: Context) -> str:
+    return (
+        f'the database server at {c.url} is read-only (a hot standby, or read-only transactions); {c.changes}: '
+        'run the command against the primary server (--url)'
+    )
+
+
+def _in_doubt(error: Any, c: Context) -> str:
+    ids = ', '.join(repr(found.id) for found in error.transactions)
+    return (
+        f'{c.locked} is held by a transaction left in doubt (prepared, never committed or rolled back: {ids}); '
+        f'{c.changes}, and running the command again will only wait again: "in-doubt" lists them, '
+        '"in-doubt commit ID" or "in-doubt rollback ID" ends one'
+    )
+
+
+def _not_in_doubt(error: Any, c: Context) -> str:
+    return (
+        f'there is no transaction in doubt with id {error.id!r} in {c.url}; nothing was changed: '
+        '"in-doubt" lists those there are (it may have been ended already, or belong to another database)'
+    )
+
+
 def _sequence_error(error: Any, c: Context) -> str:
     return one_line(error)
 
@@ -268,6 +294,9 @@ _SAYINGS: list[tuple[type[BaseException] | tuple[type[BaseException], ...], Call
     (NoSuchSequence, _no_such_sequence),
     (SequenceOverflow, _overflow),
     (SequenceRestartRefused, _restart_refused),
+    (SequenceServerReadOnly, _read_only),
+    (SequenceInDoubt, _in_doubt),
+    (NotInDoubt, _not_in_doubt),
     (SequenceConflict, _conflict),
     (SequenceConnectionLost, _connection_lost),
     (SequenceStatementTimeout, _statement_timeout),

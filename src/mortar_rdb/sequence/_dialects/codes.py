@@ -21,7 +21,14 @@ meaning                becomes
 ``EXHAUSTED``          ``NativeSequenceExhausted``
 ``STATEMENT_TIMEOUT``  ``SequenceStatementTimeout`` (the server stopped a
                        statement that ran past its time limit)
+``READ_ONLY``          ``SequenceServerReadOnly`` (a hot standby, or read-only
+                       transactions): values are taken on the primary
 =====================  ======================================================
+
+A ``LOCK_WAIT`` on a database where transactions can be left in doubt
+(prepared for two-phase commit, never ended) is looked into further: if
+such a transaction holds the row, it becomes ``SequenceInDoubt``
+(:mod:`.in_doubt` finds them).
 
 Any error the server reports as a lost connection becomes
 ``SequenceConnectionLost`` (retried by ``transaction``), whatever its code;
@@ -48,9 +55,11 @@ class Meaning(Enum):
     EXHAUSTED = 'sequence exhausted'
     #: The server stopped a statement that ran longer than its time limit.
     STATEMENT_TIMEOUT = 'statement timed out'
+    #: The server or the transaction accepts no writes: a hot standby, or read-only transactions.
+    READ_ONLY = 'read-only'
 
 
-NO_SUCH_TABLE, NO_SUCH_SEQUENCE, LOCK_WAIT, CONFLICT, ALREADY_EXISTS, EXHAUSTED, STATEMENT_TIMEOUT = Meaning
+NO_SUCH_TABLE, NO_SUCH_SEQUENCE, LOCK_WAIT, CONFLICT, ALREADY_EXISTS, EXHAUSTED, STATEMENT_TIMEOUT, READ_ONLY = Meaning
 
 
 # The tables ----------------------------------------------------------------
@@ -65,6 +74,9 @@ POSTGRESQL: Mapping[object, Meaning] = {
     '23505': ALREADY_EXISTS,  # unique_violation: two CREATEs raced on the catalog
     '2200H': EXHAUSTED,  # sequence_generator_limit_exceeded
     '57014': STATEMENT_TIMEOUT,  # query_canceled: statement_timeout ran out
+    # read_only_sql_transaction: a hot standby, default_transaction_read_only,
+    # or a READ ONLY transaction (also nextval() and DDL on a standby)
+    '25006': READ_ONLY,
 }
 
 #: MariaDB and MySQL, by error number.
@@ -77,6 +89,8 @@ MARIADB: Mapping[object, Meaning] = {
     4084: EXHAUSTED,  # ER_SEQUENCE_RUN_OUT
     1969: STATEMENT_TIMEOUT,  # ER_STATEMENT_TIMEOUT (MariaDB's max_statement_time)
     3024: STATEMENT_TIMEOUT,  # ER_QUERY_TIMEOUT (MySQL's max_execution_time)
+    1792: READ_ONLY,  # ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION
+    1290: READ_ONLY,  # ER_OPTION_PREVENTS_STATEMENT: the server runs with --read-only
 }
 
 #: SQLite, by primary result code or, where that is SQLITE_ERROR, message.

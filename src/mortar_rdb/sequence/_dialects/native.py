@@ -42,9 +42,12 @@ class NativeSQL:
     name_limit: int | None = None
     limit_in_bytes = False
 
-    def __init__(self, dialect: Dialect) -> None:
+    def __init__(self, dialect: Dialect, interleaved: bool = False) -> None:
         self.dialect = dialect
         self.supported = bool(dialect.supports_sequences)
+        #: The server is one of several that all hand out values of the
+        #: same sequence (a Galera node): each must take its own share.
+        self.interleaved = interleaved
         self._next: dict[str, tuple[str, Any]] = {}
 
     def check_name(self, name: str) -> None:
@@ -65,6 +68,11 @@ class NativeSQL:
     def create(self, name: str, start: int) -> CreateSequence:
         """The DDL that creates sequence ``name`` starting at ``start``."""
         return CreateSequence(self.sequence(name, start), if_not_exists=self.if_not_exists)
+
+    def repeats_across_nodes(self, connection: Connection, name: str) -> int | None:
+        """On an interleaved server, the increment of existing sequence ``name``
+        if it would let two nodes hand out the same value; None when it is safe."""
+        return None
 
     def exists(self, connection: Connection, name: str) -> bool:
         """Whether ``connection`` sees a sequence called ``name``."""
@@ -222,8 +230,8 @@ class MariaDBNative(NativeSQL):
     if_not_exists = True
     name_limit = 64
 
-    def __init__(self, dialect: Dialect) -> None:
-        super().__init__(dialect)
+    def __init__(self, dialect: Dialect, interleaved: bool = False) -> None:
+        super().__init__(dialect, interleaved)
         if not getattr(dialect, 'is_mariadb', False):
             self.database = 'MySQL'
 
@@ -242,7 +250,23 @@ class MariaDBNative(NativeSQL):
         # Always BIGINT; "AS BIGINT" is only understood from MariaDB 11.5.
         # No cache: a cached sequence's table only says where its cache ends,
         # so current() could not tell the last value handed out.
-        return Sequence(identifier(name), start=start, minvalue=start if start < 1 else None, cache=0)
+        # On Galera, INCREMENT BY 0 makes each node step by its
+        # auto_increment_increment from its own auto_increment_offset, as
+        # MariaDB documents: nodes never hand out the same value. With any
+        # other increment every node counts alike, and they do.
+        return Sequence(
+            identifier(name),
+            start=start,
+            minvalue=start if start < 1 else None,
+            cache=0,
+            increment=0 if self.interleaved else None,
+        )
+
+    def repeats_across_nodes(self, connection: Connection, name: str) -> int | None:
+        if not self.interleaved:
+            return None
+        increment = int(_run(connection, f'SELECT increment FROM {self.quote(name)}').scalar_one())
+        return None if increment == 0 else increment
 
     def next_values(self, cursor: Any, name: str, count: int) -> list[int]:
         # NEXTVAL once per row of a generated series; other connections' calls
@@ -321,6 +345,7 @@ _NATIVE_BY_DIALECT: dict[str, type[NativeSQL]] = {
 }
 
 
-def native_sql_for(dialect: Dialect) -> NativeSQL:
-    """The native sequence SQL for ``dialect`` (of a connected engine)."""
-    return _NATIVE_BY_DIALECT.get(dialect.name, NativeSQL)(dialect)
+def native_sql_for(dialect: Dialect, interleaved: bool = False) -> NativeSQL:
+    """The native sequence SQL for ``dialect`` (of a connected engine);
+    ``interleaved`` on a Galera node, where several servers take values."""
+    return _NATIVE_BY_DIALECT.get(dialect.name, NativeSQL)(dialect, interleaved)

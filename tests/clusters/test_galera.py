@@ -1,0 +1,202 @@
+"""Sequences on a three-node MariaDB Galera cluster, every node taking values.
+
+The cluster comes from ``MORTAR_RDB_TEST_GALERA``: the URLs of its nodes,
+comma-separated (``.ci/galera`` starts one and prints them). Without it these
+tests skip, except in CI (``CI=true``), where they fail: CI must not go green
+without ever running on a cluster. They empty the database they are given.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import transaction
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
+
+from mortar_rdb import drop_tables, get_session, register_session
+from mortar_rdb._galera import is_galera
+from mortar_rdb.registry import isolated
+from mortar_rdb.sequence import generic, native, register_sequence
+from mortar_rdb.sequence.errors import NativeSequenceRepeatsAcrossNodes, SequenceConflict
+from mortar_rdb.twophase import server_can_prepare
+from tests.clusters import galera_load
+
+VARIABLE = 'MORTAR_RDB_TEST_GALERA'
+
+
+@pytest.fixture(scope='module')
+def nodes() -> list[str]:
+    """The URLs of the cluster's nodes, its database emptied."""
+    value = os.environ.get(VARIABLE)
+    if not value:
+        reason = f'{VARIABLE} is not set: no Galera cluster to test against'
+        if os.environ.get('CI') == 'true':
+            pytest.fail(f'{reason}; CI must start one (.ci/galera) and set it.')
+        pytest.skip(reason)
+    urls = [url.strip() for url in value.split(',') if url.strip()]
+    if len(urls) < 3:
+        pytest.fail(f'{VARIABLE} must give the URLs of three nodes, comma-separated, not {value!r}.')
+    engine = create_engine(urls[0])
+    try:
+        if not is_galera(engine):
+            pytest.fail(f'{urls[0]} is not a Galera node (wsrep_on is not ON).')
+        drop_tables(engine)
+    finally:
+        engine.dispose()
+    return urls
+
+
+@pytest.fixture
+def registry() -> Iterator[None]:
+    with isolated():
+        yield
+    transaction.abort()
+
+
+# Sessions --------------------------------------------------------------------
+
+
+def test_a_galera_node_is_detected_and_does_not_prepare(nodes: list[str]) -> None:
+    engine = create_engine(nodes[1])
+    try:
+        assert is_galera(engine)
+        assert not server_can_prepare(engine)
+    finally:
+        engine.dispose()
+
+
+def test_a_session_with_the_default_twophase_commits(nodes: list[str], registry: None) -> None:
+    own = create_engine(nodes[1])
+    register_session(engine=own)
+    with transaction.manager:
+        get_session().execute(text('CREATE TABLE IF NOT EXISTS galera_notes (id INT PRIMARY KEY)'))
+    with transaction.manager:
+        get_session().execute(text('INSERT INTO galera_notes VALUES (1)'))
+    engine = create_engine(nodes[2])
+    try:
+        with engine.connect() as connection:
+            assert connection.execute(text('SELECT id FROM galera_notes')).scalars().all() == [1]
+            connection.execute(text('DROP TABLE galera_notes'))
+    finally:
+        engine.dispose()
+        own.dispose()
+
+
+# Native sequences --------------------------------------------------------------
+
+
+def test_a_native_sequence_is_created_interleaved(nodes: list[str], registry: None) -> None:
+    engine = create_engine(nodes[0])
+    try:
+        with Session(engine) as session:
+            register_sequence('galera_native', session, impl=native.SequenceImplementation)
+            ddl = session.execute(text('SHOW CREATE SEQUENCE galera_native')).one()[1]
+    finally:
+        engine.dispose()
+    assert 'increment by 0' in ddl
+
+
+def test_nodes_take_distinct_values_of_a_native_sequence(nodes: list[str], registry: None) -> None:
+    engines = [create_engine(url) for url in nodes]
+    try:
+        with Session(engines[0]) as session:
+            register_sequence('galera_spread', session, impl=native.SequenceImplementation)
+        values = []
+        for _ in range(3):
+            for engine in engines:
+                with Session(engine) as session:
+                    values.append(native.SequenceImplementation('galera_spread', session).next(session))
+    finally:
+        for engine in engines:
+            engine.dispose()
+    assert len(set(values)) == len(values) == 9
+
+
+def test_an_existing_native_sequence_that_would_repeat_values_is_refused(nodes: list[str], registry: None) -> None:
+    engine = create_engine(nodes[0])
+    try:
+        with engine.begin() as connection:
+            connection.execute(text('CREATE OR REPLACE SEQUENCE galera_counts_alike NOCACHE'))
+        with Session(engine) as session:
+            with pytest.raises(NativeSequenceRepeatsAcrossNodes) as raised:
+                register_sequence('galera_counts_alike', session, impl=native.SequenceImplementation)
+    finally:
+        engine.dispose()
+    message = str(raised.value)
+    assert 'INCREMENT BY 1' in message
+    assert 'ALTER SEQUENCE `galera_counts_alike` INCREMENT BY 0' in message
+
+
+def test_a_refused_native_sequence_is_accepted_once_altered_as_told(nodes: list[str], registry: None) -> None:
+    engine = create_engine(nodes[0])
+    try:
+        with engine.begin() as connection:
+            connection.execute(text('CREATE OR REPLACE SEQUENCE galera_fixed NOCACHE'))
+            connection.execute(text('ALTER SEQUENCE galera_fixed INCREMENT BY 0'))
+        with Session(engine) as session:
+            sequence = register_sequence('galera_fixed', session, impl=native.SequenceImplementation)
+            assert sequence.next(session) >= 1
+    finally:
+        engine.dispose()
+
+
+# Generic: certification failures -------------------------------------------------
+
+
+def test_a_certification_failure_is_a_retryable_sequence_conflict(nodes: list[str], registry: None) -> None:
+    first, second = create_engine(nodes[0]), create_engine(nodes[1])
+    try:
+        generic.sequences.create(first, checkfirst=True)
+        with Session(first) as session:
+            register_sequence('galera_certified', session)
+            session.commit()
+        loser, winner = Session(first), Session(second)
+        sequence = generic.SequenceImplementation('galera_certified', winner)
+        sequence.next(loser)  # the row, changed on node 1, not committed
+        sequence.next(winner)
+        winner.commit()  # node 2 commits first: node 1's transaction is aborted
+        time.sleep(0.5)
+        with pytest.raises(SequenceConflict) as raised:
+            sequence.next(loser)
+            loser.commit()
+        assert transaction.manager.manager._retryable(type(raised.value), raised.value)
+        loser.rollback()
+        loser.close()
+        winner.close()
+    finally:
+        first.dispose()
+        second.dispose()
+
+
+# Every implementation, a node killed and rejoined ---------------------------------
+
+
+@pytest.mark.parametrize('implementation', ['generic', 'pooled', 'native'])
+def test_no_value_is_handed_out_twice_while_a_node_dies_and_rejoins(
+    nodes: list[str], implementation: str
+) -> None:
+    galera_load.prepare(nodes, implementation)
+    victim = galera_load.pid_file(nodes[2])
+    rejoined = threading.Event()
+
+    def kill_and_rejoin() -> None:
+        time.sleep(4)
+        galera_load.kill_node(victim)
+        time.sleep(3)
+        galera_load.start_cluster()
+        rejoined.set()
+
+    outcome = galera_load.run(nodes, implementation, seconds=20, during=kill_and_rejoin)
+    rows = galera_load.stored(nodes[0])
+    assert rejoined.is_set()
+    values = [value for value, _ in rows]
+    assert len(values) == len(set(values))
+    assert len(outcome.values) == len(set(outcome.values))
+    assert not [error for error in outcome.failed if 'IntegrityError' in error]
+    assert {node for _, node in rows} == {0, 1, 2}
+    if implementation == 'generic':
+        assert sorted(values) == list(range(1, len(values) + 1))

@@ -1,0 +1,190 @@
+"""Transactions left in doubt: a process killed right after PREPARE, then what the reader is told.
+
+Runs on the PostgreSQL that can prepare (``MORTAR_RDB_TEST_POSTGRESQL_TWOPHASE``;
+under ``CI=true`` the tests fail without it) and, when the run includes
+MariaDB (``MORTAR_RDB_TEST_MARIADB``), there too: its XA transactions
+outlive their client. Every
+prepared transaction a test leaves is rolled back in its tear-down: on
+MariaDB they are server-wide, so only those the test made.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session
+from transaction.interfaces import TransientError
+
+from mortar_rdb import drop_tables
+from mortar_rdb.sequence import pooled
+from mortar_rdb.sequence._cli.main import main
+from mortar_rdb.sequence._dialects import PreparedTransaction, in_doubt_sql_for
+from mortar_rdb.sequence.errors import SequenceInDoubt
+from mortar_rdb.sequence.generic import SequenceImplementation as Generic
+from mortar_rdb.sequence.schema import create_table
+
+from .databases import configured
+
+SERVERS = {'postgresql': 'MORTAR_RDB_TEST_POSTGRESQL_TWOPHASE', 'mariadb': 'MORTAR_RDB_TEST_MARIADB'}
+
+#: Prepares a transaction that took a value of 'invoices', then dies at once, as a crash would leave it.
+DIES_AFTER_PREPARE = '''
+import os, signal, sys
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
+from mortar_rdb.sequence.generic import SequenceImplementation
+session = Session(create_engine(sys.argv[1]), twophase=True)
+SequenceImplementation.for_existing('invoices').next(session)
+session.prepare()
+os.kill(os.getpid(), signal.SIGKILL)
+'''
+
+
+def listing(engine: Engine) -> list[PreparedTransaction]:
+    with engine.connect() as connection:
+        return in_doubt_sql_for(engine.dialect).listing(connection)
+
+
+@pytest.fixture(params=['postgresql', *(['mariadb'] if 'mariadb' in configured() else [])])
+def url(request: pytest.FixtureRequest) -> Iterator[str]:
+    variable = SERVERS[request.param]
+    found = os.environ.get(variable)
+    if not found:
+        reason = f'{variable} is not set: no server to leave a transaction in doubt on'
+        if os.environ.get('CI') == 'true':
+            pytest.fail(f'{reason}; CI must set it.')
+        pytest.skip(reason)
+    engine = create_engine(found)
+    before = {each.id for each in listing(engine)}
+    drop_tables(engine)
+    create_table(engine)
+    with Session(engine) as session, session.begin():
+        Generic('invoices', session)
+    yield found
+    for each in listing(engine):
+        if each.id not in before:
+            with engine.connect() as connection:
+                in_doubt_sql_for(engine.dialect).end(connection, each, commit=False)
+    drop_tables(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def in_doubt(url: str) -> PreparedTransaction:
+    """The transaction in doubt a killed process left, holding the row of 'invoices'."""
+    engine = create_engine(url)
+    before = {each.id for each in listing(engine)}
+    run = subprocess.run([sys.executable, '-c', DIES_AFTER_PREPARE, url], capture_output=True, text=True)
+    assert run.returncode == -signal.SIGKILL, run.stderr
+    (left,) = [each for each in listing(engine) if each.id not in before]
+    engine.dispose()
+    return left
+
+
+def waiting_one_second(url: str) -> Engine:
+    """An engine whose lock waits end after a second, as an application's should (see docs/clusters.rst)."""
+    if url.startswith('postgresql'):
+        return create_engine(url, connect_args={'options': '-c lock_timeout=1000'})
+    engine = create_engine(url)
+
+    @event.listens_for(engine, 'connect')
+    def bounded(dbapi_connection: Any, record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute('SET SESSION innodb_lock_wait_timeout = 1')
+
+    return engine
+
+
+def taking(url: str) -> SequenceInDoubt:
+    engine = waiting_one_second(url)
+    try:
+        with Session(engine) as session, pytest.raises(SequenceInDoubt) as raised:
+            Generic.for_existing('invoices').next(session)
+    finally:
+        engine.dispose()
+    return raised.value
+
+
+def test_next_on_a_row_held_by_a_transaction_in_doubt_names_it(url: str, in_doubt: PreparedTransaction) -> None:
+    assert repr(in_doubt.id) in str(taking(url))
+
+
+def test_the_error_says_how_to_end_the_transaction_in_doubt(url: str, in_doubt: PreparedTransaction) -> None:
+    said = str(taking(url))
+    assert in_doubt.rollback in said and in_doubt.commit in said
+    assert 'run the whole transaction again' not in said
+
+
+def test_the_error_names_the_database_age_and_sequence_where_the_database_tells(
+    url: str, in_doubt: PreparedTransaction
+) -> None:
+    said = str(taking(url))
+    if url.startswith('postgresql'):
+        database = url.rsplit('/', 1)[1]
+        assert f'database {database!r}' in said and 'seconds ago' in said and "holding 'invoices'" in said
+    else:
+        # XA RECOVER tells neither the database, the age nor the rows held.
+        assert 'is probably held by a transaction left in doubt' in said
+
+
+def test_a_transaction_in_doubt_is_not_retried(url: str, in_doubt: PreparedTransaction) -> None:
+    assert not isinstance(taking(url), TransientError)
+
+
+def test_a_pooled_reservation_held_up_by_a_transaction_in_doubt_names_it(
+    url: str, in_doubt: PreparedTransaction
+) -> None:
+    engine = waiting_one_second(url)
+    try:
+        with Session(engine) as session, pytest.raises(SequenceInDoubt, match=in_doubt.id):
+            pooled.SequenceImplementation('invoices', session).next(session)
+    finally:
+        engine.dispose()
+
+
+def test_the_command_line_lists_it_with_the_sequence_it_holds(
+    url: str, in_doubt: PreparedTransaction, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(['in-doubt', '--json', '--url', url]) == 0
+    (listed,) = [each for each in json.loads(capsys.readouterr().out) if each['id'] == in_doubt.id]
+    assert listed['sequences'] == (['invoices'] if url.startswith('postgresql') else None)
+
+
+def test_rolling_it_back_gives_its_value_back(
+    url: str, in_doubt: PreparedTransaction, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(['in-doubt', 'rollback', in_doubt.id, '--url', url]) == 0
+    assert main(['next', 'invoices', '--url', url]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == '1'
+
+
+def test_committing_it_keeps_its_value(
+    url: str, in_doubt: PreparedTransaction, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(['in-doubt', 'commit', in_doubt.id, '--url', url, '--json']) == 0
+    assert json.loads(capsys.readouterr().out) == {'id': in_doubt.id, 'done': 'committed'}
+    assert main(['next', 'invoices', '--url', url]) == 0
+    assert capsys.readouterr().out == '2\n'
+
+
+def test_the_command_line_refuses_an_id_that_is_not_in_doubt(
+    url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(['in-doubt', 'rollback', 'no-such-transaction', '--url', url]) == 1
+    said = capsys.readouterr().err
+    assert "no transaction in doubt" in said and "'no-such-transaction'" in said and said.count('\n') == 1
+
+
+def test_next_on_the_command_line_says_the_sequence_is_held_in_doubt(
+    url: str, in_doubt: PreparedTransaction, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(['next', 'invoices', '--url', url, '--timeout', '1']) == 1
+    said = capsys.readouterr().err
+    assert said.count('\n') == 1 and 'in doubt' in said and repr(in_doubt.id) in said and 'in-doubt rollback' in said
