@@ -10,6 +10,7 @@ from ..sessions import AnySession
 from ._table import metadata
 from .errors import not_registered
 from .generic import SequenceImplementation
+from .numbering import sequence_value
 from .types import ManagedSequence, Sequence
 
 __all__ = ['drop_sequence', 'get_sequence', 'metadata', 'register_sequence', 'sequence_value']
@@ -90,6 +91,3 @@ def drop_sequence(name: str, session: AnySession, impl: Any = SequenceImplementa
     components().unregisterUtility(provided=ISequence, name=name)
     return existed
 
-
-# Last: the column default looks sequences up with get_sequence().
-from .numbering import sequence_value  # noqa: E402

@@ -37,18 +37,33 @@ class SequenceConflict(SequenceRetryable):
     SQLite's "database is locked".
     """
 
-    def __init__(self, orig: BaseException, advice: str = '', lock: str | None = None) -> None:
-        super().__init__(orig, advice, lock)
+    def __init__(
+        self, orig: BaseException, advice: str = '', lock: str | None = None, in_doubt: tuple[Any, ...] = ()
+    ) -> None:
+        super().__init__(orig, advice, lock, in_doubt)
         self.advice = advice
         #: what was waited for until the wait ran out: ``'row'`` (a row or
         #: table lock) or ``'database'`` (SQLite, which locks the whole file);
         #: None when the transaction lost a deadlock or serialization race
         self.lock = lock
+        #: transactions left in doubt that may hold the row, where the database
+        #: cannot tell which rows they hold (MariaDB's XA RECOVER)
+        self.in_doubt = in_doubt
 
     def __str__(self) -> str:
         if self.lock == 'database':
             # The writer may be using any table.
             return f'The database is locked by another writer ({_first_line(self.orig)}); {_RETRY}'
+        if self.in_doubt:
+            suspects = '; '.join(
+                f'{_described(each)}, ended by {each.rollback} (or {each.commit})' for each in self.in_doubt
+            )
+            return (
+                f'Another transaction was using the same sequence ({_first_line(self.orig)}); {_RETRY} '
+                'If the lock is never released, one of these transactions left in doubt (prepared for two-phase '
+                'commit, never ended; XA RECOVER lists them, without saying which rows they hold) may hold it: '
+                f'{suspects}. "python -m mortar_rdb.sequence in-doubt --url URL" lists them too.'
+            )
         return f'Another transaction was using the same sequence ({_first_line(self.orig)}); {_RETRY}{self.advice}'
 
 
@@ -137,9 +152,8 @@ class SequenceInDoubt(_AlsoTheDriversError, SequenceError, exc.OperationalError)
     def __str__(self) -> str:
         described = '; '.join(_described(found) for found in self.transactions)
         first = self.transactions[0]
-        held = all(found.sequences for found in self.transactions)
         return (
-            f'A sequence in {self.where} is {"held" if held else "probably held"} by a transaction left in doubt '
+            f'A sequence in {self.where} is held by a transaction left in doubt '
             f'(prepared for two-phase commit, then never committed or rolled back): {described}. '
             'Running the transaction again will only wait again. End the transaction in doubt: '
             f'{first.commit} if the rest of its distributed transaction committed, else {first.rollback}; '
@@ -196,4 +210,30 @@ class NativeSequenceRepeatsAcrossNodes(SequenceError):
             'so the nodes of this Galera cluster would hand out the same values; it was not used. '
             f'Make each node take its own share with "ALTER SEQUENCE {quoted} INCREMENT BY 0" '
             '(values already handed out stay below the next ones), then register it again.'
+        )
+
+
+class GaleraOffsetsRenumbered(SequenceError):
+    """A Galera cluster renumbers its nodes' offsets as nodes leave and join.
+
+    A native sequence there is ``INCREMENT BY 0``: each node takes the
+    values of its own ``auto_increment_offset``. With
+    ``wsrep_auto_increment_control`` on (Galera's default), a node leaving or
+    joining changes the offsets, and around the change two nodes can take
+    the same value.
+    """
+
+    def __init__(self, name: str, where: str) -> None:
+        super().__init__(name, where)
+        self.name = name
+        self.where = where
+
+    def __str__(self) -> str:
+        return (
+            f'The native sequence {self.name!r} was not registered: {self.where} is a Galera node with '
+            'wsrep_auto_increment_control on, which renumbers the nodes\' offsets whenever one leaves or '
+            'joins, and around that change two nodes can hand out the same value. Give every node a fixed '
+            'share in its configuration (wsrep_auto_increment_control = OFF, auto_increment_increment = '
+            'the most nodes the cluster will have, auto_increment_offset = a number of its own from 1 to '
+            'that), or use impl=mortar_rdb.sequence.pooled.SequenceImplementation, which needs neither.'
         )

@@ -16,6 +16,7 @@ from ._error_bases import SequenceError
 from ._error_bases import not_registered as not_registered  # where the package's __init__ imports it
 from ._numbering_errors import ColumnNotNumbered, ColumnSequenceNotRegistered, ColumnTooNarrow
 from ._server_errors import (
+    GaleraOffsetsRenumbered,
     NativeSequenceRepeatsAcrossNodes,
     NotInDoubt,
     SequenceConflict,
@@ -31,6 +32,7 @@ __all__ = [
     'ColumnNotNumbered',
     'ColumnSequenceNotRegistered',
     'ColumnTooNarrow',
+    'GaleraOffsetsRenumbered',
     'InvalidSequenceName',
     'InvalidSequenceValue',
     'NativeOperationUnsupported',
@@ -374,6 +376,7 @@ for _error in (
     SequenceInDoubt,
     NotInDoubt,
     NativeSequenceRepeatsAcrossNodes,
+    GaleraOffsetsRenumbered,
     ColumnSequenceNotRegistered,
     ColumnNotNumbered,
     ColumnTooNarrow,

@@ -13,7 +13,9 @@ caller's open transaction, and it is refused inside the XA transactions that
 exists is adopted as it is, except on a MariaDB Galera node: there a sequence
 is created ``INCREMENT BY 0`` so that each node hands out its own share of
 the values, and an existing one with another increment, which would hand out
-the same values on several nodes, is refused.
+the same values on several nodes, is refused; so is every native sequence
+while the cluster renumbers its nodes' offsets as they come and go
+(``wsrep_auto_increment_control``, on by default).
 
 ``next()`` does not mark the session as written for :mod:`transaction`: a
 value is used up whether or not the transaction commits, so a transaction
@@ -42,6 +44,7 @@ from ._sessions import native_session_cursor, refuse_non_session
 from ._table import INT64_MAX
 from ._values import check_count, check_value
 from .errors import (
+    GaleraOffsetsRenumbered,
     InvalidSequenceValue,
     NativeSequenceRepeatsAcrossNodes,
     NoNativeSequences,
@@ -79,6 +82,8 @@ class SequenceImplementation:
         cursor = native_session_cursor(session, name)
         native = _supported(cursor)
         native.check_name(name)
+        if native.offsets_move(cursor.connection):
+            raise GaleraOffsetsRenumbered(name, cursor.engine.where)
         if not native.exists(cursor.connection, name):
             _create(cursor.connection.engine, cursor.engine, name, start)
         else:

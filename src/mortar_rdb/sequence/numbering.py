@@ -28,9 +28,9 @@ from sqlalchemy import Column, Connection, Table, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Session, SessionTransaction
-from zope.interface.interfaces import ComponentLookupError
 
-from . import get_sequence
+from ..interfaces import ISequence
+from ..registry import components
 from ._dialects import table_sql_for
 from ._names import check_name
 from .errors import ColumnNotNumbered, ColumnSequenceNotRegistered, ColumnTooNarrow
@@ -93,10 +93,10 @@ class SequenceValue:
         return list(next_many(session, count))
 
     def _registered(self, column: Column[Any]) -> Sequence:
-        try:
-            return get_sequence(self.name)
-        except ComponentLookupError:
-            raise ColumnSequenceNotRegistered(self.name, _described(column)) from None
+        sequence: Sequence | None = components().queryUtility(ISequence, self.name)
+        if sequence is None:
+            raise ColumnSequenceNotRegistered(self.name, _described(column))
+        return sequence
 
     def _fitting(self, value: int, column: Column[Any], dialect: Dialect) -> int:
         key = (column, dialect.name)
@@ -111,7 +111,7 @@ class SequenceValue:
                 repr(column.type),
                 value,
                 ceiling,
-                isinstance(get_sequence(self.name), GenericImplementation),
+                isinstance(components().queryUtility(ISequence, self.name), GenericImplementation),
             )
         return value
 

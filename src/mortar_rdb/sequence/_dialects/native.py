@@ -74,6 +74,11 @@ class NativeSQL:
         if it would let two nodes hand out the same value; None when it is safe."""
         return None
 
+    def offsets_move(self, connection: Connection) -> bool:
+        """On an interleaved server, whether the nodes' offsets are renumbered
+        when one leaves or joins (a value can then be handed out twice)."""
+        return False
+
     def exists(self, connection: Connection, name: str) -> bool:
         """Whether ``connection`` sees a sequence called ``name``."""
         return bool(inspect(connection).has_sequence(name))
@@ -267,6 +272,13 @@ class MariaDBNative(NativeSQL):
             return None
         increment = int(_run(connection, f'SELECT increment FROM {self.quote(name)}').scalar_one())
         return None if increment == 0 else increment
+
+    def offsets_move(self, connection: Connection) -> bool:
+        # Galera's default: each node's auto_increment_offset is its place
+        # among the nodes up, renumbered as they come and go. Around such a
+        # change two nodes can take the same value of an INCREMENT BY 0
+        # sequence (our node-kill test saw it); fixed offsets cannot.
+        return self.interleaved and bool(_run(connection, 'SELECT @@wsrep_auto_increment_control').scalar())
 
     def next_values(self, cursor: Any, name: str, count: int) -> list[int]:
         # NEXTVAL once per row of a generated series; other connections' calls
