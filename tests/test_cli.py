@@ -735,13 +735,13 @@ def test_a_closed_pipe_after_native_next_says_the_values_are_spent(db_url, run):
     assert run('current', 'invoices', '--impl', 'native') == (0, '4\n', '')
 
 
-# The URLs docs/operations.rst gives for bounding waits from Python -------------------
+# The URLs docs/commandline.rst gives for bounding waits from Python -------------------
 
-OPERATIONS = Path(__file__).parent.parent / 'docs' / 'operations.rst'
+OPERATIONS = Path(__file__).parent.parent / 'docs' / 'commandline.rst'
 
 
 def documented_url(backend):
-    """The documented URL for ``backend``, as written in docs/operations.rst."""
+    """The documented URL for ``backend``, as written in docs/commandline.rst."""
     lines = OPERATIONS.read_text().splitlines()
     start = lines.index('Bounding waits from Python')
     prefixes = {'sqlite': 'sqlite:', 'postgresql': 'postgresql+psycopg:', 'mysql': 'mysql+pymysql:'}

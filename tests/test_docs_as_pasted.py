@@ -24,6 +24,8 @@ PAGES = [
     'docs/inserting.rst',
     'docs/pooled.rst',
     'docs/operations.rst',
+    'docs/commandline.rst',
+    'docs/migrations.rst',
     'docs/guarantees.rst',
     'docs/testing.rst',
     'docs/asyncio.rst',

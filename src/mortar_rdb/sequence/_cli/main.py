@@ -1,6 +1,6 @@
 """The command line: ``python -m mortar_rdb.sequence`` or ``mortar-sequence``.
 
-What it promises (docs/operations.rst says the same to its users):
+What it promises (docs/commandline.rst says the same to its users):
 
 - ``next`` writes the values out before it commits, and rolls back if
   writing fails, so a generic sequence spends no number nobody saw; with
