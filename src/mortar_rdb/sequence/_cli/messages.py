@@ -195,10 +195,12 @@ def _restart_refused(error: Any, c: Context) -> str:
 
 def _conflict(error: Any, c: Context) -> str:
     if error.in_doubt:
+        # The database cannot say whether they hold this row: the usual advice comes first.
         ids = ', '.join(repr(found.id) for found in error.in_doubt)
         return (
-            f'another transaction held a lock on {c.locked} for {c.waited}; {c.changes}: if it is never released, '
-            f'a transaction left in doubt may hold it ({ids}): "in-doubt" lists them, '
+            f'another transaction held a lock on {c.locked} for {c.waited}; {c.changes}: '
+            'run the command again when that transaction has ended, or wait longer with --timeout; '
+            f'if it is never released, a transaction left in doubt may hold it ({ids}): "in-doubt" lists them, '
             '"in-doubt rollback ID" ends one'
         )
     if error.lock == 'database':
