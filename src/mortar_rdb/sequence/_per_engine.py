@@ -98,8 +98,9 @@ class PerEngine:
         :class:`~mortar_rdb.sequence.errors.SequenceRetryable`, which the
         :mod:`transaction` package retries. Given the ``engine``, a lock wait
         that timed out is looked into: if a transaction left in doubt holds
-        the row, retrying cannot help, and the error says so; where the
-        database cannot tell (MariaDB), the conflict names those it found.
+        the row (or, where the database cannot tell which rows they hold, as
+        on MariaDB, if there is one), retrying cannot help, and the error
+        says so.
         """
         orig = error.orig
         if orig is None:
@@ -114,18 +115,12 @@ class PerEngine:
                 return NativeSequenceExhausted(native)
         if getattr(error, 'connection_invalidated', False):
             return SequenceConnectionLost(orig, timed_out(orig))
-        in_doubt: tuple[Any, ...] = ()
         if what is Meaning.LOCK_WAIT and engine is not None:
-            found = self.in_doubt_holding(engine)
-            holding = tuple(each for each in found if each.sequences)
-            if holding:
-                return SequenceInDoubt(self.where, holding, orig)
-            # Where the database cannot tell which rows they hold (MariaDB),
-            # they are named, but the error stays retryable: any other
-            # transaction may be the one holding the row.
-            in_doubt = tuple(each for each in found if each.sequences is None)
+            in_doubt = self.in_doubt_holding(engine)
+            if in_doubt:
+                return SequenceInDoubt(self.where, tuple(in_doubt), orig)
         if what in _RETRYABLE:
-            return SequenceConflict(orig, advice, self.codes.locks if what is Meaning.LOCK_WAIT else None, in_doubt)
+            return SequenceConflict(orig, advice, self.codes.locks if what is Meaning.LOCK_WAIT else None)
         if what is Meaning.STATEMENT_TIMEOUT:
             return SequenceStatementTimeout(self.where, orig)
         if native is None:

@@ -342,33 +342,18 @@ class SequenceConflict(SequenceRetryable):
     SQLite's "database is locked".
     """
 
-    def __init__(
-        self, orig: BaseException, advice: str = '', lock: str | None = None, in_doubt: tuple[Any, ...] = ()
-    ) -> None:
-        super().__init__(orig, advice, lock, in_doubt)
+    def __init__(self, orig: BaseException, advice: str = '', lock: str | None = None) -> None:
+        super().__init__(orig, advice, lock)
         self.advice = advice
         #: what was waited for until the wait ran out: ``'row'`` (a row or
         #: table lock) or ``'database'`` (SQLite, which locks the whole file);
         #: None when the transaction lost a deadlock or serialization race
         self.lock = lock
-        #: transactions left in doubt that may hold the row, where the database
-        #: cannot tell which rows they hold (MariaDB's XA RECOVER)
-        self.in_doubt = in_doubt
 
     def __str__(self) -> str:
         if self.lock == 'database':
             # The writer may be using any table.
             return f'The database is locked by another writer ({_first_line(self.orig)}); {_RETRY}'
-        if self.in_doubt:
-            suspects = '; '.join(
-                f'{_described(each)}, ended by {each.rollback} (or {each.commit})' for each in self.in_doubt
-            )
-            return (
-                f'Another transaction was using the same sequence ({_first_line(self.orig)}); {_RETRY} '
-                'If the lock is never released, one of these transactions left in doubt (prepared for two-phase '
-                'commit, never ended; XA RECOVER lists them, without saying which rows they hold) may hold it: '
-                f'{suspects}. "python -m mortar_rdb.sequence in-doubt --url URL" lists them too.'
-            )
         return f'Another transaction was using the same sequence ({_first_line(self.orig)}); {_RETRY}{self.advice}'
 
 
@@ -495,12 +480,16 @@ class SequenceInDoubt(_AlsoTheDriversError, SequenceError, exc.OperationalError)
 
     def __str__(self) -> str:
         described = '; '.join(_described(found) for found in self.transactions)
-        first = self.transactions[0]
+        ending = '; '.join(
+            f'{found.commit} if the rest of its distributed transaction committed, else {found.rollback}'
+            for found in self.transactions
+        )
+        # MariaDB's XA RECOVER does not say which rows a transaction holds.
+        held = 'held' if all(found.sequences for found in self.transactions) else 'probably held'
         return (
-            f'A sequence in {self.where} is held by a transaction left in doubt '
+            f'A sequence in {self.where} is {held} by a transaction left in doubt '
             f'(prepared for two-phase commit, then never committed or rolled back): {described}. '
-            'Running the transaction again will only wait again. End the transaction in doubt: '
-            f'{first.commit} if the rest of its distributed transaction committed, else {first.rollback}; '
+            f'Running the transaction again will only wait again. End the transaction in doubt: {ending}; '
             'or "python -m mortar_rdb.sequence in-doubt --url URL" lists them and '
             '"... in-doubt rollback ID" ends one.'
         )

@@ -194,13 +194,6 @@ def _restart_refused(error: Any, c: Context) -> str:
 
 
 def _conflict(error: Any, c: Context) -> str:
-    if error.in_doubt:
-        ids = ', '.join(repr(found.id) for found in error.in_doubt)
-        return (
-            f'another transaction held a lock on {c.locked} for {c.waited}; {c.changes}: if it is never released, '
-            f'a transaction left in doubt may hold it ({ids}): "in-doubt" lists them, '
-            '"in-doubt rollback ID" ends one'
-        )
     if error.lock == 'database':
         return (
             f'the database {c.url} stayed locked by another writer for {c.waited}; {c.changes}: '

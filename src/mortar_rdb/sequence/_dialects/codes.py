@@ -27,9 +27,9 @@ meaning                becomes
 
 A ``LOCK_WAIT`` on a database where transactions can be left in doubt
 (prepared for two-phase commit, never ended) is looked into further
-(:mod:`.in_doubt` finds them): if such a transaction holds the row, it
-becomes ``SequenceInDoubt``; where the database cannot tell which rows they
-hold (MariaDB), the ``SequenceConflict`` names them.
+(:mod:`.in_doubt` finds them): if such a transaction holds the row (or,
+where the database cannot tell which rows they hold, as on MariaDB, if there
+is one), it becomes ``SequenceInDoubt``.
 
 Any error the server reports as a lost connection becomes
 ``SequenceConnectionLost`` (retried by ``transaction``), whatever its code;
