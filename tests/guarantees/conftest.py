@@ -48,7 +48,7 @@ class Setup:
     def engine(self, short_lock_wait: bool = False, **options: Any) -> Engine:
         """A new engine on the database, disposed after the test."""
         if short_lock_wait:
-            options['connect_args'] = {**options.get('connect_args', {}), **short_lock_wait(self.url)}
+            options['connect_args'] = {**options.get('connect_args', {}), **_short_lock_wait(self.url)}
         engine = create_engine(self.url, **options)
         self._engines.append(engine)
         return engine
