@@ -93,11 +93,22 @@ def pooled_on_read_only_connection(writable: Engine) -> Any:
     """
     with Session(writable) as session, session.begin():
         sequence = pooled.SequenceImplementation('invoices', session, block_size=1)
-    connection = sequence._reserver._connection().connection
-    if writable.dialect.name == 'postgresql':
-        connection.exec_driver_sql('SET SESSION default_transaction_read_only = on')
-    else:
-        connection.exec_driver_sql('SET SESSION TRANSACTION READ ONLY')
+    read_only = (
+        'SET SESSION default_transaction_read_only = on'
+        if writable.dialect.name == 'postgresql'
+        else 'SET SESSION TRANSACTION READ ONLY'
+    )
+
+    def turn_read_only(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(read_only)
+        cursor.close()
+        dbapi_connection.commit()
+
+    # The reserving connection is opened afresh, and turns read-only as the
+    # pool hands it over.
+    sequence.reserver.abandon()
+    event.listen(writable, 'checkout', turn_read_only)
     return sequence
 
 
