@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 from sqlalchemy import create_engine, make_url
@@ -26,6 +26,14 @@ ISOLATION_LEVELS = {'sqlite': ['SERIALIZABLE'], 'postgresql': LEVELS, 'mysql': L
 def server_urls() -> dict[str, str]:
     """The configured servers' SQLAlchemy URLs, by backend name."""
     return {name: os.environ[variable] for name, variable in SERVERS.items() if os.environ.get(variable)}
+
+
+def needed(reason: str, ci_must: str) -> NoReturn:
+    """A server a test needs is not configured (``reason``): fail under CI,
+    which must provide it (``ci_must`` says how), skip elsewhere."""
+    if os.environ.get('CI') == 'true':
+        pytest.fail(f'{reason}; {ci_must}')
+    pytest.skip(reason)
 
 
 def configured() -> list[str]:

@@ -15,10 +15,9 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session
 from transaction.interfaces import TransientError
 
@@ -30,7 +29,7 @@ from mortar_rdb.sequence.errors import SequenceConflict, SequenceInDoubt
 from mortar_rdb.sequence.generic import SequenceImplementation as Generic
 from mortar_rdb.sequence.schema import create_table
 
-from .databases import configured
+from .databases import configured, needed, short_lock_wait
 
 SERVERS = {'postgresql': 'MORTAR_RDB_TEST_POSTGRESQL_TWOPHASE', 'mariadb': 'MORTAR_RDB_TEST_MARIADB'}
 
@@ -59,10 +58,7 @@ def url(request: pytest.FixtureRequest) -> Iterator[str]:
     variable = SERVERS[request.param]
     found = os.environ.get(variable)
     if not found:
-        reason = f'{variable} is not set: no server to leave a transaction in doubt on'
-        if os.environ.get('CI') == 'true':
-            pytest.fail(f'{reason}; CI must set it.')
-        pytest.skip(reason)
+        needed(f'{variable} is not set: no server to leave a transaction in doubt on', 'CI must set it.')
     engine = create_engine(found)
     drop_tables(engine)
     create_table(engine)
@@ -90,18 +86,9 @@ def in_doubt(url: str) -> Iterator[PreparedTransaction]:
         engine.dispose()
 
 
-def waiting_one_second(url: str) -> Engine:
-    """An engine whose lock waits end after a second, as an application's should (see docs/clusters.rst)."""
-    if url.startswith('postgresql'):
-        return create_engine(url, connect_args={'options': '-c lock_timeout=1000'})
-    engine = create_engine(url)
-
-    @event.listens_for(engine, 'connect')
-    def bounded(dbapi_connection: Any, record: Any) -> None:
-        with dbapi_connection.cursor() as cursor:
-            cursor.execute('SET SESSION innodb_lock_wait_timeout = 1')
-
-    return engine
+def waiting_briefly(url: str) -> Engine:
+    """An engine whose lock waits end soon, as an application's should (see docs/clusters.rst)."""
+    return create_engine(url, connect_args=short_lock_wait(url))
 
 
 def expected(url: str) -> type[Exception]:
@@ -111,7 +98,7 @@ def expected(url: str) -> type[Exception]:
 
 
 def taking(url: str) -> Exception:
-    engine = waiting_one_second(url)
+    engine = waiting_briefly(url)
     try:
         with Session(engine) as session, pytest.raises(expected(url)) as raised:
             Generic.for_existing('invoices').next(session)
@@ -150,7 +137,7 @@ def test_a_transaction_in_doubt_that_holds_the_row_is_not_retried(url: str, in_d
 def test_a_pooled_reservation_held_up_by_a_transaction_in_doubt_names_it(
     url: str, in_doubt: PreparedTransaction
 ) -> None:
-    engine = waiting_one_second(url)
+    engine = waiting_briefly(url)
     try:
         with Session(engine) as session, pytest.raises(expected(url), match=in_doubt.id):
             pooled.SequenceImplementation('invoices', session).next(session)

@@ -37,6 +37,8 @@ from mortar_rdb.sequence.errors import SequenceServerReadOnly
 from mortar_rdb.sequence.generic import SequenceImplementation as Generic
 from mortar_rdb.sequence.schema import create_table
 
+from .databases import needed
+
 SCRIPT = Path(__file__).resolve().parent.parent / '.ci' / 'pg-standby'
 PRIMARY, STANDBY = 'MORTAR_RDB_TEST_PG_PRIMARY', 'MORTAR_RDB_TEST_PG_STANDBY'
 IMPLEMENTATIONS = ['generic', 'pooled', 'native']
@@ -54,10 +56,10 @@ taken = Table(
 def pair() -> tuple[str, str]:
     primary, standby = os.environ.get(PRIMARY), os.environ.get(STANDBY)
     if not (primary and standby):
-        reason = f'{PRIMARY} and {STANDBY} are not set: no PostgreSQL primary and standby (.ci/pg-standby makes them)'
-        if os.environ.get('CI') == 'true':
-            pytest.fail(f'{reason}; CI must set them.')
-        pytest.skip(reason)
+        needed(
+            f'{PRIMARY} and {STANDBY} are not set: no PostgreSQL primary and standby (.ci/pg-standby makes them)',
+            'CI must set them.',
+        )
     return primary, standby
 
 

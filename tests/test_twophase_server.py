@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session
 from mortar_rdb import drop_tables, get_session, register_session
 from mortar_rdb.testing import register_session as register_test_session
 
+from .databases import needed
+
 VARIABLE = 'MORTAR_RDB_TEST_POSTGRESQL_TWOPHASE'
 
 things = Table('things', MetaData(), Column('id', Integer, primary_key=True))
@@ -29,10 +31,10 @@ def twophase_url() -> str:
     """An emptied database, with a ``things`` table, on a server that prepares."""
     url = os.environ.get(VARIABLE)
     if not url:
-        reason = f'{VARIABLE} is not set: no PostgreSQL server that can prepare transactions to test against'
-        if os.environ.get('CI') == 'true':
-            pytest.fail(f'{reason}; CI must set it.')
-        pytest.skip(reason)
+        needed(
+            f'{VARIABLE} is not set: no PostgreSQL server that can prepare transactions to test against',
+            'CI must set it.',
+        )
     engine = create_engine(url)
     try:
         with engine.connect() as connection:

@@ -24,6 +24,7 @@ from mortar_rdb.sequence import generic, native, register_sequence
 from mortar_rdb.sequence.errors import GaleraOffsetsRenumbered, NativeSequenceRepeatsAcrossNodes, SequenceConflict
 from mortar_rdb.twophase import server_can_prepare
 from tests.clusters import galera_load
+from tests.databases import needed
 
 VARIABLE = 'MORTAR_RDB_TEST_GALERA'
 
@@ -33,10 +34,10 @@ def nodes() -> list[str]:
     """The URLs of the cluster's nodes, its database emptied."""
     value = os.environ.get(VARIABLE)
     if not value:
-        reason = f'{VARIABLE} is not set: no Galera cluster to test against'
-        if os.environ.get('CI') == 'true':
-            pytest.fail(f'{reason}; CI must start one (.ci/galera) and set it.')
-        pytest.skip(reason)
+        needed(
+            f'{VARIABLE} is not set: no Galera cluster to test against',
+            'CI must start one (.ci/galera) and set it.',
+        )
     urls = [url.strip() for url in value.split(',') if url.strip()]
     if len(urls) < 3:
         pytest.fail(f'{VARIABLE} must give the URLs of three nodes, comma-separated, not {value!r}.')
