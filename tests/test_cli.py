@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import Sequence, create_engine, make_url, text
 
 import mortar_rdb.sequence._cli.terminal as terminal
 from mortar_rdb.sequence.__main__ import main
@@ -353,6 +353,24 @@ def test_native_restart_refuses_to_move_backwards_unless_forced(run):
     assert status == 1 and '--force' in error_line(err)
     assert run('restart', 'invoices', '5', '--impl', 'native', '--force')[0] == 0
     assert run('next', 'invoices', '--impl', 'native') == (0, '5\n', '')
+
+
+@on_servers
+def test_native_restart_behind_an_open_transaction_gives_up_after_the_timeout_saying_so(db_url, run):
+    run('next', 'invoices', '--impl', 'native', '--create')
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as holder:
+            holder.execute(Sequence('invoices').next_value())  # holds the sequence until it ends
+            started = time.monotonic()
+            status, out, err = run('restart', 'invoices', '5', '--impl', 'native', '--force', '--timeout', '1')
+            waited = time.monotonic() - started
+            holder.rollback()
+    finally:
+        engine.dispose()
+    assert (status, out) == (1, '')
+    assert "restarting the native sequence 'invoices' waited 1 second for a lock" in error_line(err)
+    assert waited < 8
 
 
 @on_servers

@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session
 from transaction.interfaces import TransientError
 
 from mortar_rdb import drop_tables
-from mortar_rdb.sequence import pooled
+from mortar_rdb.sequence import native, pooled
 from mortar_rdb.sequence._cli.main import main
 from mortar_rdb.sequence._dialects import PreparedTransaction, in_doubt_sql_for
-from mortar_rdb.sequence.errors import SequenceConflict, SequenceInDoubt
+from mortar_rdb.sequence.errors import SequenceChangeBlocked, SequenceConflict, SequenceInDoubt
 from mortar_rdb.sequence.generic import SequenceImplementation as Generic
 from mortar_rdb.sequence.schema import create_table
 
@@ -184,4 +184,83 @@ def test_next_on_the_command_line_says_the_sequence_is_held_in_doubt(
     assert main(['next', 'invoices', '--url', url, '--timeout', '1']) == 1
     said = capsys.readouterr().err
     assert said.count('\n') == 1 and 'left in doubt' in said and repr(in_doubt.id) in said
+    assert 'in-doubt rollback' in said
+
+
+# A native sequence on PostgreSQL: nextval() takes no row lock, but a prepared
+# transaction that called it holds a lock that restarting and dropping wait for.
+
+
+@pytest.fixture
+def native_in_doubt() -> Iterator[tuple[str, str]]:
+    """The two-phase PostgreSQL's URL, with native sequence 'numbers' used by a transaction left prepared."""
+    url = os.environ.get(SERVERS['postgresql'])
+    if not url:
+        needed(f"{SERVERS['postgresql']} is not set: no server to leave a transaction in doubt on", 'CI must set it.')
+    gid = f'native-in-doubt-{os.getpid()}'
+    engine = create_engine(url, isolation_level='AUTOCOMMIT')
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql('DROP SEQUENCE IF EXISTS numbers')
+            connection.exec_driver_sql('CREATE SEQUENCE numbers')
+            connection.exec_driver_sql('BEGIN')
+            connection.exec_driver_sql("SELECT nextval('numbers')")
+            connection.exec_driver_sql(f"PREPARE TRANSACTION '{gid}'")
+        yield url, gid
+    finally:
+        with engine.connect() as connection:
+            if connection.exec_driver_sql(f"SELECT 1 FROM pg_prepared_xacts WHERE gid = '{gid}'").first():
+                connection.exec_driver_sql(f"ROLLBACK PREPARED '{gid}'")
+            connection.exec_driver_sql('DROP SEQUENCE IF EXISTS numbers')
+        engine.dispose()
+
+
+def native_change(url: str, change: str, monkeypatch: pytest.MonkeyPatch) -> SequenceChangeBlocked:
+    monkeypatch.setattr(native, 'LOCK_WAIT_SECONDS', 1)
+    engine = create_engine(url)
+    try:
+        with Session(engine) as session, pytest.raises(SequenceChangeBlocked) as raised:
+            sequence = native.SequenceImplementation.for_existing('numbers')
+            if change == 'restart':
+                sequence.restart(session, 100, force=True)
+            else:
+                sequence.drop(session)
+    finally:
+        engine.dispose()
+    return raised.value
+
+
+@pytest.mark.parametrize('change', ['restart', 'drop'])
+def test_changing_a_native_sequence_held_in_doubt_names_the_transaction(
+    native_in_doubt: tuple[str, str], change: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, gid = native_in_doubt
+    blocked = native_change(url, change, monkeypatch)
+    assert [found.id for found in blocked.in_doubt] == [gid]
+    assert 'left in doubt' in str(blocked) and f"ROLLBACK PREPARED '{gid}'" in str(blocked)
+
+
+def test_a_native_change_blocked_by_an_ordinary_transaction_names_none(
+    native_in_doubt: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, gid = native_in_doubt
+    engine = create_engine(url, isolation_level='AUTOCOMMIT')
+    with engine.connect() as connection:
+        connection.exec_driver_sql(f"ROLLBACK PREPARED '{gid}'")
+    with engine.connect() as holder:
+        holder.exec_driver_sql('BEGIN')
+        holder.exec_driver_sql("SELECT nextval('numbers')")
+        blocked = native_change(url, 'restart', monkeypatch)
+        holder.exec_driver_sql('ROLLBACK')
+    engine.dispose()
+    assert blocked.in_doubt == () and 'left in doubt' not in str(blocked)
+
+
+def test_the_command_line_says_a_native_sequence_is_held_in_doubt(
+    native_in_doubt: tuple[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, gid = native_in_doubt
+    assert main(['restart', 'numbers', '100', '--force', '--impl', 'native', '--url', url, '--timeout', '1']) == 1
+    said = capsys.readouterr().err
+    assert said.count('\n') == 1 and 'left in doubt' in said and repr(gid) in said
     assert 'in-doubt rollback' in said

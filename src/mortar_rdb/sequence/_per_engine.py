@@ -134,12 +134,16 @@ class PerEngine:
                 return SequenceTableMissing(self.where, orig)
         return error
 
-    def translated_change(self, error: exc.StatementError, name: str, doing: str, seconds: int) -> Exception:
+    def translated_change(
+        self, error: exc.StatementError, name: str, doing: str, seconds: int, engine: Engine | None = None
+    ) -> Exception:
         """Our own error for ``error``, raised while ``doing`` native sequence ``name``
         ('Creating', 'Restarting', 'Dropping') on a connection of its own.
 
         Retrying the caller's transaction would not help there, so nothing
-        becomes retryable; a lock waited for ``seconds`` says whose it may be.
+        becomes retryable; a lock waited for ``seconds`` says whose it may be
+        and, given the ``engine``, names the transactions left in doubt that
+        hold it.
         """
         what = self.meaning(error)
         if what is Meaning.READ_ONLY:
@@ -149,11 +153,25 @@ class PerEngine:
         if what is Meaning.EXHAUSTED:
             return NativeSequenceExhausted(name)
         if what is Meaning.LOCK_WAIT:
-            return SequenceChangeBlocked(name, seconds, doing)
+            if engine is None:
+                return SequenceChangeBlocked(name, seconds, doing)
+            in_doubt = tuple(self.in_doubt_holding(engine, name))
+            return SequenceChangeBlocked(name, self.lock_wait(engine, seconds), doing, in_doubt)
         return error
 
-    def in_doubt_holding(self, engine: Engine) -> list[Any]:
-        """The transactions in doubt that hold (or may hold) a sequence's row, looked up on a connection of its own.
+    def lock_wait(self, engine: Engine, seconds: float) -> float:
+        """How long native DDL on ``engine`` waits for a lock when bounded to ``seconds``:
+        less where the engine's connections are set to give up sooner (the command line's)."""
+        try:
+            with engine.connect() as connection:
+                configured = self.native.lock_wait(connection)
+        except Exception:
+            configured = None  # finding out must not hide the error being translated
+        return min(seconds, configured) if configured else seconds
+
+    def in_doubt_holding(self, engine: Engine, native: str | None = None) -> list[Any]:
+        """The transactions in doubt that hold (or may hold) a sequence's row, or
+        a lock on ``native`` sequence, looked up on a connection of its own.
 
         Only called after a lock wait timed out, when the caller's own
         transaction may be unusable. Finding out must not hide the error
@@ -164,6 +182,8 @@ class PerEngine:
             return []
         try:
             with engine.connect() as connection:
+                if native is not None:
+                    return sql.holding_native(connection, native)
                 return sql.holding_sequences(connection)
         except Exception:
             return []

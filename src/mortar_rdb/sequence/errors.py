@@ -7,6 +7,8 @@ intact).
 """
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import exc
 from zope.interface.interfaces import ComponentLookupError
 
@@ -25,6 +27,7 @@ from ._server_errors import (
     SequenceRetryable,
     SequenceServerReadOnly,
     SequenceStatementTimeout,
+    _described,
 )
 
 __all__ = [
@@ -253,23 +256,40 @@ class SequenceChangeBlocked(SequenceError):
     """Creating, restarting or dropping a native sequence waited too long for a lock.
 
     ``doing`` is ``'Creating'``, ``'Restarting'`` or ``'Dropping'``.
+    ``in_doubt`` are the transactions left in doubt (prepared for two-phase
+    commit, never ended) found holding the sequence, as in
+    :class:`SequenceInDoubt`: on PostgreSQL, one that called ``nextval()``
+    blocks restarting and dropping until an operator ends it.
     """
 
-    def __init__(self, name: str, seconds: int, doing: str = 'Creating') -> None:
-        super().__init__(name, seconds, doing)
+    def __init__(
+        self, name: str, seconds: float, doing: str = 'Creating', in_doubt: tuple[Any, ...] = ()
+    ) -> None:
+        super().__init__(name, seconds, doing, in_doubt)
         self.name = name
         self.seconds = seconds
         self.doing = doing
+        self.in_doubt = in_doubt
 
     def __str__(self) -> str:
+        if self.in_doubt:
+            first = self.in_doubt[0]
+            return (
+                f'{self.doing} the native sequence {self.name!r} waited {self.seconds:g}s for a lock held by a '
+                'transaction left in doubt (prepared for two-phase commit, then never committed or rolled back): '
+                f"{'; '.join(_described(each) for each in self.in_doubt)}. It holds the lock until it is ended: "
+                f'{first.commit} if the rest of its distributed transaction committed, else {first.rollback} '
+                '("python -m mortar_rdb.sequence in-doubt --url URL" lists them and "... in-doubt rollback ID" '
+                'ends one); then try again.'
+            )
         if self.doing == 'Creating':
             return (
-                f'Creating the native sequence {self.name!r} waited {self.seconds}s for a lock held by '
+                f'Creating the native sequence {self.name!r} waited {self.seconds:g}s for a lock held by '
                 f'another transaction, perhaps your own session\'s if it used something called {self.name!r}: '
                 'end that transaction (or create the sequence beforehand) and register again.'
             )
         return (
-            f'{self.doing} the native sequence {self.name!r} waited {self.seconds}s for a lock held by a '
+            f'{self.doing} the native sequence {self.name!r} waited {self.seconds:g}s for a lock held by a '
             'transaction that used it and has not ended, perhaps your own session\'s: end that '
             'transaction and try again.'
         )

@@ -126,7 +126,9 @@ class SequenceImplementation:
         except exc.DBAPIError as error:
             if cursor.engine.meaning(error) in (Meaning.NO_SUCH_TABLE, Meaning.NO_SUCH_SEQUENCE):
                 return False  # dropped by someone else meanwhile
-            raise cursor.engine.translated_change(error, name, 'Dropping', LOCK_WAIT_SECONDS) from error
+            raise cursor.engine.translated_change(
+                error, name, 'Dropping', LOCK_WAIT_SECONDS, cursor.connection.engine
+            ) from error
         return True
 
     def next(self, session: AnySession) -> int:
@@ -170,7 +172,9 @@ class SequenceImplementation:
         try:
             current = native.restart(cursor.connection.engine, self.name, value, force, LOCK_WAIT_SECONDS)
         except exc.DBAPIError as error:
-            raise cursor.engine.translated_change(error, self.name, 'Restarting', LOCK_WAIT_SECONDS) from error
+            raise cursor.engine.translated_change(
+                error, self.name, 'Restarting', LOCK_WAIT_SECONDS, cursor.connection.engine
+            ) from error
         if current is not None:
             raise SequenceRestartRefused(self.name, current, value)
 
@@ -223,7 +227,7 @@ def _create(engine: Engine, facts: PerEngine, name: str, start: int) -> None:
             except exc.DBAPIError as error:
                 if attempt + 1 < _ATTEMPTS and facts.meaning(error) is Meaning.ALREADY_EXISTS:
                     continue
-                raise facts.translated_change(error, name, 'Creating', LOCK_WAIT_SECONDS) from error
+                raise facts.translated_change(error, name, 'Creating', LOCK_WAIT_SECONDS, engine) from error
             if native.exists(connection, name):
                 return
             raise NotASequence(name, facts.where)

@@ -71,7 +71,7 @@ class Context:
 
     @property
     def waited(self) -> str:
-        return f'{self.seconds:g} second' + ('' if self.seconds == 1 else 's')
+        return _seconds(self.seconds)
 
     @property
     def changes(self) -> str:
@@ -254,9 +254,21 @@ def _not_a_sequence(error: Any, c: Context) -> str:
     )
 
 
+def _seconds(seconds: float) -> str:
+    return f'{seconds:g} second' + ('' if seconds == 1 else 's')
+
+
 def _change_blocked(error: Any, c: Context) -> str:
+    if error.in_doubt:
+        ids = ', '.join(repr(found.id) for found in error.in_doubt)
+        return (
+            f'{error.doing.lower()} the native sequence {error.name!r} waited {_seconds(error.seconds)} for a lock '
+            f'held by a transaction left in doubt (prepared, never committed or rolled back: {ids}); nothing was '
+            'changed: "in-doubt" lists them, "in-doubt commit ID" or "in-doubt rollback ID" ends one, then run '
+            'the command again'
+        )
     return (
-        f'{error.doing.lower()} the native sequence {error.name!r} waited {error.seconds} seconds for a lock '
+        f'{error.doing.lower()} the native sequence {error.name!r} waited {_seconds(error.seconds)} for a lock '
         'held by a transaction that used it: run the command again when that transaction has ended'
     )
 

@@ -66,6 +66,14 @@ class InDoubtSQL:
         """Those of :meth:`listing` that hold (or, where the database cannot tell, may hold) a sequence's row."""
         return [found for found in self.listing(connection) if found.sequences is None or found.sequences]
 
+    def holding_native(self, connection: Connection, name: str) -> list[PreparedTransaction]:
+        """Those of :meth:`listing` that hold a lock on native sequence ``name``.
+
+        None by default: MariaDB's ``NEXTVAL`` is not part of the transaction,
+        so a prepared XA transaction holds no lock on the sequence.
+        """
+        return []
+
     def end(self, connection: Connection, transaction: PreparedTransaction, commit: bool) -> None:
         """Commit or roll back ``transaction``."""
         _autocommit(connection).exec_driver_sql(
@@ -88,6 +96,24 @@ class PostgreSQLInDoubt(InDoubtSQL):
     # A row a transaction updated or locked shows that transaction's id as its
     # xmax to everyone who still sees the row's previous version.
     _held = text(f'SELECT name FROM {sequences.name} WHERE xmax::text = :xid ORDER BY name')
+
+    # A prepared transaction's locks have no pid; its transactionid lock,
+    # under the same virtual transaction, ties them to pg_prepared_xacts.
+    # nextval() takes a lock on the sequence that ALTER SEQUENCE and DROP
+    # SEQUENCE wait for.
+    _holding_relation = text(
+        'SELECT DISTINCT p.gid FROM pg_locks r '
+        'JOIN pg_locks t ON t.virtualtransaction = r.virtualtransaction '
+        "AND t.locktype = 'transactionid' AND t.pid IS NULL "
+        'JOIN pg_prepared_xacts p ON p.transaction = t.transactionid '
+        "WHERE r.pid IS NULL AND r.locktype = 'relation' AND r.relation = to_regclass(quote_ident(:name)) "
+        'AND r.database = (SELECT oid FROM pg_database WHERE datname = current_database())'
+    )
+
+    def holding_native(self, connection: Connection, name: str) -> list[PreparedTransaction]:
+        connection = _autocommit(connection)
+        gids = set(connection.execute(self._holding_relation, {'name': name}).scalars())
+        return [found._replace(sequences=(name,)) for found in self.listing(connection) if found.id in gids]
 
     def listing(self, connection: Connection) -> list[PreparedTransaction]:
         connection = _autocommit(connection)

@@ -152,12 +152,23 @@ class NativeSQL:
         return DropSequence(self.sequence(name, 1))
 
     def limit_lock_wait(self, connection: Connection, seconds: int) -> None:
-        """Make ``connection``'s DDL give up after waiting ``seconds`` for a lock.
+        """Make ``connection``'s DDL give up after waiting ``seconds`` for a lock,
+        unless it is set to give up sooner already (as the command line's are).
 
         Called at the start of the transaction that creates a sequence. A
         setting that outlives the transaction detaches the connection, so
         that it is closed rather than returned to the pool.
         """
+        current = self.lock_wait(connection)
+        if current is None or current > seconds:
+            self._set_lock_wait(connection, seconds)
+
+    def lock_wait(self, connection: Connection) -> float | None:
+        """How many seconds ``connection``'s DDL waits for a lock; None when unbounded or unknown."""
+        return None
+
+    def _set_lock_wait(self, connection: Connection, seconds: int) -> None:
+        pass
 
 
 class PostgreSQLNative(NativeSQL):
@@ -216,7 +227,11 @@ class PostgreSQLNative(NativeSQL):
                     return current
         return None
 
-    def limit_lock_wait(self, connection: Connection, seconds: int) -> None:
+    def lock_wait(self, connection: Connection) -> float | None:
+        milliseconds = _run(connection, "SELECT setting::bigint FROM pg_settings WHERE name = 'lock_timeout'").scalar()
+        return milliseconds / 1000 if milliseconds else None
+
+    def _set_lock_wait(self, connection: Connection, seconds: int) -> None:
         connection.execute(select(func.set_config('lock_timeout', f'{seconds}s', True)))
 
 
@@ -309,7 +324,11 @@ class MariaDBNative(NativeSQL):
                 done = _run(connection, f'SELECT SETVAL({self.quote(name)}, {int(value)}, 0)').scalar()
                 return None if done is not None else self._current_on(connection, name)
 
-    def limit_lock_wait(self, connection: Connection, seconds: int) -> None:
+    def lock_wait(self, connection: Connection) -> float | None:
+        seconds = _run(connection, 'SELECT @@SESSION.lock_wait_timeout').scalar()
+        return float(seconds) if seconds else None
+
+    def _set_lock_wait(self, connection: Connection, seconds: int) -> None:
         # The default is a day; the setting lasts as long as the connection.
         connection.detach()
         connection.exec_driver_sql(f'SET SESSION lock_wait_timeout = {int(seconds)}')
@@ -337,7 +356,7 @@ class MSSQLNative(NativeSQL):
 
     database = 'SQL Server'
 
-    def limit_lock_wait(self, connection: Connection, seconds: int) -> None:
+    def _set_lock_wait(self, connection: Connection, seconds: int) -> None:
         # The default is to wait for ever; the setting lasts as long as the connection.
         connection.detach()
         connection.exec_driver_sql(f'SET LOCK_TIMEOUT {int(seconds) * 1000}')
