@@ -6,6 +6,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from mortar_rdb.sequence import generic, pooled
+from mortar_rdb.sequence._dialects import PreparedTransaction
 from mortar_rdb.sequence.errors import (
     BlockReservationBlocked,
     InvalidSequenceName,
@@ -15,12 +16,15 @@ from mortar_rdb.sequence.errors import (
     SequenceConflict,
     SequenceConnectionLost,
     SequenceMissing,
+    SequenceNodeNotReady,
     SequenceNotRegistered,
     SequenceOverflow,
     SequenceRestartRefused,
     SequenceTableMissing,
 )
 from mortar_rdb.sequence.generic import sequences
+
+IN_DOUBT = PreparedTransaction('t1', 'test', 5, ('seq',), "COMMIT PREPARED 't1'", "ROLLBACK PREPARED 't1'")
 
 ERRORS = [
     SequenceNotRegistered('seq'),
@@ -33,6 +37,8 @@ ERRORS = [
     NoSuchSequence('seq', 'sqlite://'),
     NoSuchSequence('seq', 'sqlite://', ' --impl native'),
     SequenceChangeBlocked('seq', 10, 'Dropping'),
+    SequenceChangeBlocked('seq', 1, 'Restarting', (IN_DOUBT,)),
+    SequenceNodeNotReady('mysql+pymysql://root@127.0.0.1:3313/test'),
     NativeOperationUnsupported('Oracle cannot.'),
     BlockReservationBlocked('seq', 'restart'),
 ]

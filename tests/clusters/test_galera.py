@@ -14,14 +14,20 @@ from collections.abc import Iterator
 
 import pytest
 import transaction
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.orm import Session
 
 from mortar_rdb import drop_tables, get_session, register_session
 from mortar_rdb._galera import is_galera
 from mortar_rdb.registry import isolated
 from mortar_rdb.sequence import generic, native, register_sequence
-from mortar_rdb.sequence.errors import GaleraOffsetsRenumbered, NativeSequenceRepeatsAcrossNodes, SequenceConflict
+from mortar_rdb.sequence._cli.main import main
+from mortar_rdb.sequence.errors import (
+    GaleraOffsetsRenumbered,
+    NativeSequenceRepeatsAcrossNodes,
+    SequenceConflict,
+    SequenceNodeNotReady,
+)
 from mortar_rdb.twophase import server_can_prepare
 from tests.clusters import galera_load
 from tests.databases import needed
@@ -193,6 +199,64 @@ def test_a_certification_failure_is_a_retryable_sequence_conflict(nodes: list[st
     finally:
         first.dispose()
         second.dispose()
+
+
+# A node that serves no queries -------------------------------------------------------
+
+
+@pytest.fixture
+def refusing(nodes: list[str]) -> Iterator[str]:
+    """The URL of node 2, set to refuse queries (as for maintenance: error 1047) until the test ends."""
+    engine = create_engine(nodes[1])
+    try:
+        generic.sequences.create(engine, checkfirst=True)
+        with Session(engine) as session:
+            register_sequence('galera_refused', session)
+            register_sequence('galera_refused_native', session, impl=native.SequenceImplementation)
+            session.commit()
+        switch_to('ALL', nodes[1])
+        try:
+            yield nodes[1]
+        finally:
+            switch_to('NONE', nodes[1])
+    finally:
+        engine.dispose()
+
+
+def switch_to(rejecting: str, url: str) -> None:
+    """Set the node's wsrep_reject_queries on a driver connection that is never
+    rolled back: while the node refuses queries it refuses ROLLBACK too, but still serves SET."""
+    dialect = create_engine(url).dialect
+    arguments, options = dialect.create_connect_args(make_url(url))
+    connection = dialect.connect(*arguments, **options)  # the driver's own, untouched by SQLAlchemy
+    try:
+        connection.cursor().execute(f'SET GLOBAL wsrep_reject_queries = {rejecting}')
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize('implementation', ['generic', 'native'])
+def test_a_node_that_serves_no_queries_says_so_and_is_not_retried(
+    refusing: str, registry: None, implementation: str
+) -> None:
+    engine = create_engine(refusing)
+    try:
+        with Session(engine) as session, pytest.raises(SequenceNodeNotReady) as raised:
+            if implementation == 'generic':
+                generic.SequenceImplementation.for_existing('galera_refused').next(session)
+            else:
+                native.SequenceImplementation.for_existing('galera_refused_native').next(session)
+    finally:
+        engine.dispose()
+    assert 'serves no queries' in str(raised.value) and refusing.split('@')[1].split('/')[0] in str(raised.value)
+    assert not transaction.manager.manager._retryable(type(raised.value), raised.value)
+
+
+def test_the_command_line_says_a_node_serves_no_queries(refusing: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(['next', 'galera_refused', '--url', refusing, '--timeout', '2']) == 1
+    said = capsys.readouterr().err
+    assert said.count('\n') == 1 and 'serves no queries' in said and 'Traceback' not in said
+    assert '{' not in said and 'nothing was taken' in said
 
 
 # Every implementation, a node killed and rejoined ---------------------------------

@@ -33,6 +33,7 @@ from .errors import (
     SequenceConflict,
     SequenceConnectionLost,
     SequenceInDoubt,
+    SequenceNodeNotReady,
     SequenceServerReadOnly,
     SequenceStatementTimeout,
     SequenceTableMissing,
@@ -107,6 +108,8 @@ class PerEngine:
         what, advice = meaning(self.codes, orig)
         if what is Meaning.READ_ONLY:
             return SequenceServerReadOnly(self.where, orig)
+        if what is Meaning.NODE_NOT_READY:
+            return SequenceNodeNotReady(self.where, orig)
         if native is not None:
             if what in _NATIVE_MISSING:
                 return NativeSequenceMissing(native, self.where)
@@ -148,6 +151,8 @@ class PerEngine:
         what = self.meaning(error)
         if what is Meaning.READ_ONLY:
             return SequenceServerReadOnly(self.where, error.orig)
+        if what is Meaning.NODE_NOT_READY:
+            return SequenceNodeNotReady(self.where, error.orig)
         if what in _NATIVE_MISSING:
             return NativeSequenceMissing(name, self.where)
         if what is Meaning.EXHAUSTED:

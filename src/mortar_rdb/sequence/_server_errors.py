@@ -1,5 +1,6 @@
 """What a database server or cluster reported: conflicts, lost connections, time
-limits, read-only servers, transactions in doubt, nodes that repeat values.
+limits, read-only servers, cluster nodes that serve no queries, transactions in
+doubt, native sequence changes kept waiting, nodes that repeat values.
 
 Handed on, and documented, by :mod:`.errors`: import them from there.
 """
@@ -129,6 +130,33 @@ class SequenceServerReadOnly(_AlsoTheDriversError, SequenceError, exc.InternalEr
         )
 
 
+class SequenceNodeNotReady(_AlsoTheDriversError, SequenceError, exc.OperationalError):
+    """A Galera node refused the statement: it serves no queries now.
+
+    A node outside the cluster's primary component (cut off from the
+    majority of the nodes), still joining by state transfer, or set to
+    refuse queries (``wsrep_reject_queries``) answers every query with
+    MariaDB error 1047. Nothing was taken. Running the transaction again on
+    the same node cannot help until the node is back in the cluster, so this
+    is not retried. It is also the driver's ``OperationalError``, which
+    mortar_rdb 3.0 raised; the driver's error is :attr:`orig`.
+    """
+
+    def __init__(self, where: str, orig: BaseException | None = None) -> None:
+        Exception.__init__(self, where, orig)
+        self.where = where
+        self._keep(orig)
+
+    def __str__(self) -> str:
+        said = f' ({_first_line(self.orig)})' if self.orig is not None else ''
+        return (
+            f'The Galera node at {self.where} serves no queries now{said}: it is cut off from the majority '
+            'of the cluster, still joining it, or set to refuse queries (wsrep_reject_queries). Nothing was '
+            "taken. Point this session's engine at a node that serves queries (SHOW STATUS LIKE 'wsrep_ready' "
+            'says ON there), or a load balancer that only sends to such nodes, and run the transaction again.'
+        )
+
+
 class SequenceInDoubt(_AlsoTheDriversError, SequenceError, exc.OperationalError):
     """A sequence's row is held by a transaction left in doubt: prepared, then never ended.
 
@@ -171,6 +199,49 @@ def _described(found: Any) -> str:
     if found.sequences:
         facts.append('holding ' + ', '.join(repr(name) for name in found.sequences))
     return ', '.join(facts)
+
+
+class SequenceChangeBlocked(SequenceError):
+    """Creating, restarting or dropping a native sequence waited too long for a lock.
+
+    ``doing`` is ``'Creating'``, ``'Restarting'`` or ``'Dropping'``.
+    ``in_doubt`` are the transactions left in doubt (prepared for two-phase
+    commit, never ended) found holding the sequence, as in
+    :class:`SequenceInDoubt`: on PostgreSQL, one that called ``nextval()``
+    blocks restarting and dropping until an operator ends it.
+    """
+
+    def __init__(
+        self, name: str, seconds: float, doing: str = 'Creating', in_doubt: tuple[Any, ...] = ()
+    ) -> None:
+        super().__init__(name, seconds, doing, in_doubt)
+        self.name = name
+        self.seconds = seconds
+        self.doing = doing
+        self.in_doubt = in_doubt
+
+    def __str__(self) -> str:
+        if self.in_doubt:
+            first = self.in_doubt[0]
+            return (
+                f'{self.doing} the native sequence {self.name!r} waited {self.seconds:g}s for a lock held by a '
+                'transaction left in doubt (prepared for two-phase commit, then never committed or rolled back): '
+                f"{'; '.join(_described(each) for each in self.in_doubt)}. It holds the lock until it is ended: "
+                f'{first.commit} if the rest of its distributed transaction committed, else {first.rollback} '
+                '("python -m mortar_rdb.sequence in-doubt --url URL" lists them and "... in-doubt rollback ID" '
+                'ends one); then try again.'
+            )
+        if self.doing == 'Creating':
+            return (
+                f'Creating the native sequence {self.name!r} waited {self.seconds:g}s for a lock held by '
+                f'another transaction, perhaps your own session\'s if it used something called {self.name!r}: '
+                'end that transaction (or create the sequence beforehand) and register again.'
+            )
+        return (
+            f'{self.doing} the native sequence {self.name!r} waited {self.seconds:g}s for a lock held by a '
+            'transaction that used it and has not ended, perhaps your own session\'s: end that '
+            'transaction and try again.'
+        )
 
 
 class NotInDoubt(SequenceError, LookupError):

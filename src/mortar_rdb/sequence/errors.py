@@ -7,8 +7,6 @@ intact).
 """
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import exc
 from zope.interface.interfaces import ComponentLookupError
 
@@ -21,13 +19,14 @@ from ._server_errors import (
     GaleraOffsetsRenumbered,
     NativeSequenceRepeatsAcrossNodes,
     NotInDoubt,
+    SequenceChangeBlocked,
     SequenceConflict,
     SequenceConnectionLost,
     SequenceInDoubt,
+    SequenceNodeNotReady,
     SequenceRetryable,
     SequenceServerReadOnly,
     SequenceStatementTimeout,
-    _described,
 )
 
 __all__ = [
@@ -45,8 +44,8 @@ __all__ = [
     'NoNativeSequences',
     'NoSuchSequence',
     'NotASequence',
-    'OfflineMigrationUnsupported',
     'NotInDoubt',
+    'OfflineMigrationUnsupported',
     'SequenceChangeBlocked',
     'SequenceConflict',
     'SequenceConnectionLost',
@@ -54,6 +53,7 @@ __all__ = [
     'SequenceError',
     'SequenceInDoubt',
     'SequenceMissing',
+    'SequenceNodeNotReady',
     'SequenceNotRegistered',
     'SequenceOverflow',
     'SequenceRestartRefused',
@@ -252,49 +252,6 @@ class BlockReservationBlocked(SequenceError):
         )
 
 
-class SequenceChangeBlocked(SequenceError):
-    """Creating, restarting or dropping a native sequence waited too long for a lock.
-
-    ``doing`` is ``'Creating'``, ``'Restarting'`` or ``'Dropping'``.
-    ``in_doubt`` are the transactions left in doubt (prepared for two-phase
-    commit, never ended) found holding the sequence, as in
-    :class:`SequenceInDoubt`: on PostgreSQL, one that called ``nextval()``
-    blocks restarting and dropping until an operator ends it.
-    """
-
-    def __init__(
-        self, name: str, seconds: float, doing: str = 'Creating', in_doubt: tuple[Any, ...] = ()
-    ) -> None:
-        super().__init__(name, seconds, doing, in_doubt)
-        self.name = name
-        self.seconds = seconds
-        self.doing = doing
-        self.in_doubt = in_doubt
-
-    def __str__(self) -> str:
-        if self.in_doubt:
-            first = self.in_doubt[0]
-            return (
-                f'{self.doing} the native sequence {self.name!r} waited {self.seconds:g}s for a lock held by a '
-                'transaction left in doubt (prepared for two-phase commit, then never committed or rolled back): '
-                f"{'; '.join(_described(each) for each in self.in_doubt)}. It holds the lock until it is ended: "
-                f'{first.commit} if the rest of its distributed transaction committed, else {first.rollback} '
-                '("python -m mortar_rdb.sequence in-doubt --url URL" lists them and "... in-doubt rollback ID" '
-                'ends one); then try again.'
-            )
-        if self.doing == 'Creating':
-            return (
-                f'Creating the native sequence {self.name!r} waited {self.seconds:g}s for a lock held by '
-                f'another transaction, perhaps your own session\'s if it used something called {self.name!r}: '
-                'end that transaction (or create the sequence beforehand) and register again.'
-            )
-        return (
-            f'{self.doing} the native sequence {self.name!r} waited {self.seconds:g}s for a lock held by a '
-            'transaction that used it and has not ended, perhaps your own session\'s: end that '
-            'transaction and try again.'
-        )
-
-
 #: Registering a native sequence waited too long for a lock: ``SequenceCreationBlocked(name, seconds)``.
 SequenceCreationBlocked = SequenceChangeBlocked
 
@@ -393,8 +350,10 @@ for _error in (
     SequenceConnectionLost,
     SequenceStatementTimeout,
     SequenceServerReadOnly,
+    SequenceNodeNotReady,
     SequenceInDoubt,
     NotInDoubt,
+    SequenceChangeBlocked,
     NativeSequenceRepeatsAcrossNodes,
     GaleraOffsetsRenumbered,
     ColumnSequenceNotRegistered,

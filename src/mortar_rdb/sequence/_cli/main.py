@@ -29,7 +29,7 @@ from .._dialects import bounded_engine, timed_out, waits_for
 from .._dialects.drivers import install_advice, sync_twin
 from .._dialects.waits import database_file
 from .._per_engine import per_engine
-from ..errors import SequenceError
+from ..errors import SequenceError, SequenceNodeNotReady
 from . import terminal
 from .arguments import parser
 from .failures import CommandFailure, DatabaseUnreachable, DriverMissing, NoDatabaseFile
@@ -80,6 +80,9 @@ def _connect(engine: Engine, context: Context) -> None:
     try:
         engine.connect().close()  # back to the pool, for the command to use
     except exc.DBAPIError as error:
+        ours = per_engine(engine).translated(error)
+        if isinstance(ours, SequenceNodeNotReady):  # reached, but it serves no queries
+            raise ours from error
         raise DatabaseUnreachable(context.url, one_line(error.orig), timed_out(error.orig)) from error
     context.connected = True
 

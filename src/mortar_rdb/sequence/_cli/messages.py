@@ -31,6 +31,7 @@ from ..errors import (
     SequenceConnectionLost,
     SequenceError,
     SequenceInDoubt,
+    SequenceNodeNotReady,
     SequenceOverflow,
     SequenceRestartRefused,
     SequenceServerReadOnly,
@@ -287,6 +288,13 @@ def _read_only(error: Any, c: Context) -> str:
     )
 
 
+def _node_not_ready(error: Any, c: Context) -> str:
+    return (
+        f'the Galera node at {c.url} serves no queries now (cut off from the rest of the cluster, still joining '
+        f'it, or set to refuse queries); {c.changes}: run the command against a node that serves queries (--url)'
+    )
+
+
 def _in_doubt(error: Any, c: Context) -> str:
     ids = ', '.join(repr(found.id) for found in error.transactions)
     return (
@@ -316,6 +324,7 @@ _SAYINGS: list[tuple[type[BaseException] | tuple[type[BaseException], ...], Call
     (SequenceOverflow, _overflow),
     (SequenceRestartRefused, _restart_refused),
     (SequenceServerReadOnly, _read_only),
+    (SequenceNodeNotReady, _node_not_ready),
     (SequenceInDoubt, _in_doubt),
     (NotInDoubt, _not_in_doubt),
     (SequenceConflict, _conflict),

@@ -23,6 +23,9 @@ meaning                becomes
                        statement that ran past its time limit)
 ``READ_ONLY``          ``SequenceServerReadOnly`` (a hot standby, or read-only
                        transactions): values are taken on the primary
+``NODE_NOT_READY``     ``SequenceNodeNotReady`` (a Galera node outside the
+                       cluster's primary component, still joining, or
+                       refusing queries): values are taken on another node
 =====================  ======================================================
 
 A ``LOCK_WAIT`` on a database where transactions can be left in doubt
@@ -58,9 +61,21 @@ class Meaning(Enum):
     STATEMENT_TIMEOUT = 'statement timed out'
     #: The server or the transaction accepts no writes: a hot standby, or read-only transactions.
     READ_ONLY = 'read-only'
+    #: A cluster node that serves no queries now: a Galera node outside the primary component.
+    NODE_NOT_READY = 'node not ready'
 
 
-NO_SUCH_TABLE, NO_SUCH_SEQUENCE, LOCK_WAIT, CONFLICT, ALREADY_EXISTS, EXHAUSTED, STATEMENT_TIMEOUT, READ_ONLY = Meaning
+(
+    NO_SUCH_TABLE,
+    NO_SUCH_SEQUENCE,
+    LOCK_WAIT,
+    CONFLICT,
+    ALREADY_EXISTS,
+    EXHAUSTED,
+    STATEMENT_TIMEOUT,
+    READ_ONLY,
+    NODE_NOT_READY,
+) = Meaning
 
 
 # The tables ----------------------------------------------------------------
@@ -92,6 +107,10 @@ MARIADB: Mapping[object, Meaning] = {
     3024: STATEMENT_TIMEOUT,  # ER_QUERY_TIMEOUT (MySQL's max_execution_time)
     1792: READ_ONLY,  # ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION
     1290: READ_ONLY,  # ER_OPTION_PREVENTS_STATEMENT: the server runs with --read-only
+    # ER_UNKNOWN_COM_ERROR, which a Galera node gives every query while it is
+    # outside the primary component, joining, or set to wsrep_reject_queries:
+    # "WSREP has not yet prepared node for application use"
+    1047: NODE_NOT_READY,
 }
 
 #: SQLite, by primary result code or, where that is SQLITE_ERROR, message.
