@@ -61,6 +61,10 @@ class AlsoTheDriversError(exc.DBAPIError):
         # SQLAlchemy's errors pickle their statement; ours their facts.
         return (type(self), self.args)
 
+    def _said(self) -> str:
+        """What the driver said, in brackets after a space, for a message; nothing without it."""
+        return f' ({first_line(self.orig)})' if self.orig is not None else ''
+
 
 RETRY = (
     'nothing was committed, so run the whole transaction again: '

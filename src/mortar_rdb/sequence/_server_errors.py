@@ -121,9 +121,8 @@ class SequenceServerReadOnly(_AlsoTheDriversError, SequenceError, exc.InternalEr
         self._keep(orig)
 
     def __str__(self) -> str:
-        said = f' ({_first_line(self.orig)})' if self.orig is not None else ''
         return (
-            f'The database server at {self.where} is read-only{said}: it is a hot standby, or its '
+            f'The database server at {self.where} is read-only{self._said()}: it is a hot standby, or its '
             'transactions are read-only (default_transaction_read_only, read_only, or a READ ONLY '
             'transaction). Sequence values can only be taken, and sequences created, restarted or dropped, '
             "on the primary: point this session's engine (or its binds) at the primary server."
@@ -148,9 +147,8 @@ class SequenceNodeNotReady(_AlsoTheDriversError, SequenceError, exc.OperationalE
         self._keep(orig)
 
     def __str__(self) -> str:
-        said = f' ({_first_line(self.orig)})' if self.orig is not None else ''
         return (
-            f'The Galera node at {self.where} serves no queries now{said}: it is cut off from the majority '
+            f'The Galera node at {self.where} serves no queries now{self._said()}: it is cut off from the majority '
             'of the cluster, still joining it, or set to refuse queries (wsrep_reject_queries). Nothing was '
             "taken. Point this session's engine at a node that serves queries (SHOW STATUS LIKE 'wsrep_ready' "
             'says ON there), or a load balancer that only sends to such nodes, and run the transaction again.'
