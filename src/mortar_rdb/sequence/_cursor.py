@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from ..transactions import mark_written
 from ._per_engine import per_engine
 from ._table import TableShape, read_shape
-from .errors import SequenceTableMissing
+from .errors import SequenceNodeNotReady, SequenceTableMissing
 
 __all__ = ['ConnectionCursor', 'SessionTransactionCursor']
 
@@ -178,7 +178,14 @@ class ConnectionCursor:
     def _translated(self, error: Exception, native: str | None = None) -> Exception:
         if not isinstance(error, exc.StatementError):
             error = self._wrapped(error)
-        return self.engine.translated(error, native, self.connection.engine)
+        ours = self.engine.translated(error, native, self.connection.engine)
+        if isinstance(ours, SequenceNodeNotReady):
+            # The node refuses every statement, ROLLBACK too, so ending the
+            # transaction on this connection would raise the driver's bare
+            # error in place of ours. The connection is of no further use:
+            # closed, its transaction ends on the server.
+            self.connection.invalidate(error.orig)
+        return ours
 
     def _wrapped(self, error: Any) -> exc.StatementError:
         """A driver error raised by our own cursor, as SQLAlchemy would have wrapped it."""
